@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Runs every `*.test.ts` under src/ (and bench/ smoke tests) with node's test runner through tsx.
+// Arguments filter by substring of the path: `node scripts/run-tests.mjs storage nbd`.
+// STRATA_TEST_CONCURRENCY sets how many test files run at once (default 2, the CI machine's cores).
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..');
+const filters = process.argv.slice(2);
+
+function findTests(dir) {
+  const found = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...findTests(path));
+    else if (name.endsWith('.test.ts')) found.push(relative(root, path));
+  }
+  return found;
+}
+
+const files = ['src', 'bench']
+  .flatMap((dir) => findTests(join(root, dir)))
+  .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${JSON.stringify(filters)}`);
+  process.exit(1);
+}
+const concurrency = process.env.STRATA_TEST_CONCURRENCY ?? '2';
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { cwd: root, stdio: 'inherit', env: { UV_THREADPOOL_SIZE: '16', ...process.env } },
+);
+process.exit(result.status ?? 1);
