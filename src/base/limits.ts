@@ -17,8 +17,28 @@ export const limits = {
   nbdQueueDepthMax: 128,
   /** NBD option-haggling messages accepted before the handshake is dropped. */
   nbdOptionsMax: 64,
+  /** Bytes of one NBD option's data (names are <= 4 KiB by spec); a handshake buffers at most this much. */
+  nbdOptionBytesMax: 64 * KiB,
+  /** An NBD client must finish its handshake within this; bounds idle half-open sockets. */
+  nbdHandshakeTimeoutMs: 30_000,
   /** Concurrent QEMU boots; each TCG boot takes one core for a few seconds. */
   qemuBootsConcurrentMax: 2,
+  /** How long a boot holds its slot after QEMU starts running: roughly a TCG boot to the guest's init. */
+  qemuBootSlotHoldMs: 3000,
+  /** QEMU start (process up, QMP greeting) before spawn fails; covers a loaded 2-core host. */
+  qemuStartTimeoutMs: 15_000,
+  /** Default grace for a guest to power off on the ACPI button before it is stopped hard (EC2 waits minutes). */
+  powerOffGraceMs: 60_000,
+  /** The ACPI power button is pressed again this often during the grace: a press in early boot is lost. */
+  powerButtonRepeatMs: 5_000,
+  /** A soft reboot (Ctrl-Alt-Del) falls back to a hard reset when the guest has not reset by then. */
+  softRebootGraceMs: 30_000,
+  /** How long detach waits for the guest to release a hot-plugged disk; after that it stays pending. */
+  detachGraceMs: 30_000,
+  /** The KVM probe boots the host kernel; a nested-KVM hang is killed after this. Runs once per daemon. */
+  kvmProbeTimeoutMs: 10_000,
+  /** QEMU retries a lost NBD connection this long (a daemon restart) before failing guest I/O. */
+  nbdReconnectDelaySeconds: 30,
   /** Serial console bytes kept per instance; GetConsoleOutput returns the last 64 KiB like EC2. */
   consoleBytesMax: 64 * KiB,
   /** Block store extent size default: 64 KiB (see docs/architecture.md). */
@@ -29,6 +49,28 @@ export const limits = {
   volumeGiBMax: 65536,
   /** Block store commits dirty metadata at least this often, in ms ("a short interval"). */
   storageCommitIntervalMs: 1000,
+  /** EC2 tags per resource; each DescribeX joins tags, so this bounds that join per row. */
+  tagsPerResourceMax: 50,
+  /** EC2 tag key length, in Unicode characters. */
+  tagKeyCharsMax: 128,
+  /** EC2 tag value length, in Unicode characters. */
+  tagValueCharsMax: 256,
+  /** EC2 snapshot description length, in characters. */
+  snapshotDescriptionCharsMax: 255,
+  /** EC2 ClientToken length (ASCII); a row per token is kept in client_tokens. */
+  clientTokenCharsMax: 64,
+  /** PostgreSQL pool size per daemon; each connection costs a backend process (~10 MiB) on the server. */
+  dbConnectionsMax: 10,
+  /** SQLite waits this long for a lock before SQLITE_BUSY; a request can stall this long behind a writer. */
+  dbBusyTimeoutMs: 5000,
+  /** SigV4 timestamps may differ from our clock by this much (AWS: 5 minutes); wider widens replay windows. */
+  signatureClockSkewMsMax: 5 * 60 * 1000,
+  /** Longest presigned-URL lifetime accepted, in seconds (AWS: 7 days). */
+  presignedUrlExpiresSecondsMax: 7 * 24 * 3600,
+  /** Seconds an in-flight request may take to finish on shutdown before its socket is cut. */
+  shutdownGraceSeconds: 10,
+  /** Largest MaxResults a Describe call accepts (EC2's maximum for DescribeVolumes/Snapshots). */
+  describeResultsMax: 1000,
 } as const;
 
 /** Checks relations between limits; called once at startup. */

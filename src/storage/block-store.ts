@@ -1,5 +1,6 @@
 // The block store's interface: what the rest of Strata (nbd/, cloud/, cli/) may rely on.
 // The implementation lives in storage/pool/; nothing outside storage/ imports it directly.
+import type { Logger } from '../base/log.ts';
 
 /** A device is a volume (read-write) or a snapshot (read-only). Ids are chosen by the caller (vol-…, snap-…). */
 export type DeviceKind = 'volume' | 'snapshot';
@@ -130,3 +131,24 @@ export interface BlockStore {
   /** Flushes, commits and closes the pool. */
   close(): Promise<void>;
 }
+
+/** How to open a pool. Opening an existing pool ignores the creation options, except growing `capacityBytes`. */
+export interface OpenBlockStoreOptions {
+  /** The pool directory (`<data-dir>/pool`); created if missing. */
+  readonly dir: string;
+  /** Pool capacity; default at creation: the file system's free space (thin, nothing reserved). */
+  readonly capacityBytes?: number;
+  /** Extent size, fixed at creation; default `limits.extentBytesDefault` (64 KiB). */
+  readonly extentBytes?: number;
+  readonly logger?: Logger;
+}
+
+/** Opens (creating if needed) the block store in `options.dir`. */
+export async function openBlockStore(options: OpenBlockStoreOptions): Promise<BlockStore> {
+  // Loaded lazily: the implementation imports this file's StoreError.
+  const { openPool } = await import('./pool/pool.ts');
+  return openPool(options);
+}
+
+/** Offline consistency check of a pool directory (see storage/pool/fsck.ts); `repair` reclaims leaks. */
+export { fsckPool, type FsckReport } from './pool/fsck.ts';

@@ -1,0 +1,228 @@
+// The HTTP edge: one port for EC2 Query (XML) and EBS direct (REST/JSON), SigV4 on every request,
+// bodies bounded while they stream in, errors rendered in one place (errors.ts).
+//
+// Usage (the daemon does this):
+//   const server = await startApiServer({ cloud, logger, host: '127.0.0.1', port: 8773 });
+//   server.url …; await server.close();   // stops accepting, finishes in-flight requests
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { assert } from '../base/assert.ts';
+import { limits } from '../base/limits.ts';
+import type { Logger } from '../base/log.ts';
+import type { Cloud } from '../cloud/cloud.ts';
+import { verifySigV4 } from './auth/sigv4.ts';
+import type { SignedRequest } from './auth/sigv4.ts';
+import { isEbsPath, notImplementedEbs } from './ebs/ebs-router.ts';
+import type { EbsHandler } from './ebs/ebs-router.ts';
+import { handleEc2Query } from './ec2/ec2-query.ts';
+import { QueryParams } from './ec2/query-params.ts';
+import { ApiError, renderError } from './errors.ts';
+import type { ErrorProtocol } from './errors.ts';
+
+/** Where and what to serve. */
+export interface ApiServerOptions {
+  readonly cloud: Cloud;
+  readonly logger: Logger;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** EBS direct handler; defaults to the not-implemented placeholder. */
+  readonly ebs?: EbsHandler;
+}
+
+/** A listening API server. */
+export interface ApiServer {
+  /** `http://host:port`, with the real port. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, lets in-flight requests finish (up to limits.shutdownGraceSeconds), then resolves. */
+  close(): Promise<void>;
+}
+
+/** Unauthenticated liveness probe, for scripts waiting on the daemon. */
+export const healthPath = '/_strata/health';
+
+/** Starts listening; resolves once the port is bound. */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const server = createServer({ requestTimeout: 5 * 60_000 }, (req, res) => {
+    void handleRequest(options, req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return { url: `http://${host}:${port}`, port, close: () => closeServer(server) };
+}
+
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Keep-alive sockets turn idle as their in-flight request ends; close each as soon as it does.
+  server.closeIdleConnections();
+  const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+  const timer = setTimeout(() => server.closeAllConnections(), limits.shutdownGraceSeconds * 1000);
+  await closed;
+  clearInterval(sweeper);
+  clearTimeout(timer);
+}
+
+async function handleRequest(
+  options: ApiServerOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const requestId = randomUUID();
+  const started = performance.now();
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const protocol: ErrorProtocol = isEbsPath(url.pathname) ? 'ebs' : 'ec2';
+  let status = 500;
+  let action = '';
+  try {
+    if (url.pathname === healthPath) {
+      status = send(res, 200, { 'content-type': 'text/plain' }, 'ok\n');
+      return;
+    }
+    const body = await readBody(req, limits.requestBodyBytesMax);
+    const rawQuery = (req.url ?? '').includes('?')
+      ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
+      : '';
+    const signed: SignedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: rawQuery,
+      headers: req.headers,
+      body,
+    };
+    if (protocol === 'ebs') {
+      status = await serveEbs(options, signed, url, requestId, res);
+      return;
+    }
+    const caller = await verifySigV4(signed, (id) => options.cloud.accounts.lookupKey(id), {
+      services: ['ec2'],
+      region: options.cloud.regions.region,
+    });
+    const params = ec2Params(req, rawQuery, body);
+    const result = await handleEc2Query({
+      requestId,
+      caller,
+      params,
+      cloud: options.cloud,
+      logger: options.logger,
+    });
+    action = result.action;
+    status = send(
+      res,
+      200,
+      { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId },
+      result.xml,
+    );
+  } catch (error) {
+    const rendered = renderError(error, protocol, requestId, options.logger);
+    const close = error instanceof ApiError && error.code === 'RequestEntityTooLarge';
+    status = send(
+      res,
+      rendered.status,
+      { ...rendered.headers, ...(close ? { connection: 'close' } : {}) },
+      rendered.body,
+    );
+  } finally {
+    const ms = Math.round(performance.now() - started);
+    options.logger.debug(
+      { requestId, method: req.method, path: url.pathname, action, status, ms },
+      'request',
+    );
+  }
+}
+
+async function serveEbs(
+  options: ApiServerOptions,
+  signed: SignedRequest,
+  url: URL,
+  requestId: string,
+  res: ServerResponse,
+): Promise<number> {
+  const caller = await verifySigV4(signed, (id) => options.cloud.accounts.lookupKey(id), {
+    services: ['ebs'],
+    region: options.cloud.regions.region,
+  });
+  const handler = options.ebs ?? notImplementedEbs;
+  const response = await handler({
+    requestId,
+    caller,
+    method: signed.method,
+    path: decodeURIComponent(url.pathname),
+    query: url.searchParams,
+    headers: signed.headers,
+    body: signed.body,
+    cloud: options.cloud,
+    logger: options.logger,
+  });
+  return send(res, response.status, { 'x-amzn-requestid': requestId, ...response.headers }, response.body);
+}
+
+// GET carries parameters in the query; POST in a form body (plus any in the query). Presign fields are auth, not params.
+function ec2Params(req: IncomingMessage, rawQuery: string, body: Buffer): QueryParams {
+  const entries = new Map<string, string>();
+  for (const [name, value] of new URLSearchParams(rawQuery)) {
+    if (!name.startsWith('X-Amz-')) entries.set(name, value);
+  }
+  const contentType = String(req.headers['content-type'] ?? '');
+  if (body.length > 0) {
+    if (!contentType.startsWith('application/x-www-form-urlencoded')) {
+      throw new ApiError('InvalidParameterValue', {
+        message: `EC2 Query bodies must be application/x-www-form-urlencoded: got ${contentType || 'no content-type'}`,
+      });
+    }
+    for (const [name, value] of new URLSearchParams(body.toString('utf8'))) entries.set(name, value);
+  }
+  return new QueryParams(entries);
+}
+
+/** Reads a request body, failing with RequestEntityTooLarge as soon as it passes `maxBytes`. */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  assert(maxBytes > 0, 'body limit must be positive');
+  const tooLarge = (): ApiError => new ApiError('RequestEntityTooLarge', { limit: maxBytes });
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      req.resume();
+      reject(tooLarge());
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body: string | Buffer,
+): number {
+  if (res.headersSent) {
+    res.end();
+    return status;
+  }
+  res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
+  return status;
+}

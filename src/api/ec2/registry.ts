@@ -1,0 +1,27 @@
+// Every EC2 Query action Strata implements, by name. The coverage table (docs/api-coverage.md) is generated
+// from this list by scripts/api-coverage.ts.
+//
+// To add actions: export an array of `defineAction(...)` objects from a file under actions/ and spread it
+// into `ec2Actions` below (one import, one line). Names must be unique (checked at load).
+import { assert } from '../../base/assert.ts';
+import type { Ec2Action } from './action.ts';
+import { regionActions } from './actions/regions.ts';
+import { volumeActions } from './actions/volumes.ts';
+import { snapshotActions } from './actions/snapshots.ts';
+import { tagActions } from './actions/tags.ts';
+
+/** All actions, in coverage-table order. */
+export const ec2Actions: readonly Ec2Action[] = [
+  ...regionActions,
+  ...volumeActions,
+  ...snapshotActions,
+  ...tagActions,
+];
+
+const byName = new Map(ec2Actions.map((action) => [action.name, action]));
+assert(byName.size === ec2Actions.length, 'two EC2 actions share a name');
+
+/** The action named `name` (case-sensitive, as EC2), or undefined. */
+export function findEc2Action(name: string): Ec2Action | undefined {
+  return byName.get(name);
+}

@@ -1,0 +1,121 @@
+// Raw, hand-signed HTTP requests for protocol tests: what the SDK cannot send (unknown actions, bad
+// versions, tampered bodies, skewed clocks, presigned URLs). Signed with @smithy/signature-v4 like the SDK.
+//
+// Usage:
+//   const res = await signedRequest(strata.endpoint, strata.admin, { params: { Action: 'Foo', Version: '2016-11-15' } });
+//   res.status, res.body (text), res.headers
+import { request as httpRequest } from 'node:http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { HttpRequest } from '@smithy/protocol-http';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import type { KeyPair } from '../../cloud/accounts.ts';
+
+/** What to send and how to sign it. */
+export interface SignedRequestOptions {
+  readonly method?: 'GET' | 'POST';
+  /** EC2 Query parameters: in the form body for POST, in the query for GET. */
+  readonly params?: Readonly<Record<string, string>>;
+  readonly path?: string;
+  /** A raw body instead of the form (overrides params for POST). */
+  readonly body?: Buffer | string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly region?: string;
+  readonly service?: string;
+  readonly signingDate?: Date;
+  /** Presign (signature in the query) instead of an Authorization header. */
+  readonly presignExpiresSeconds?: number;
+  /** Changes the body after signing (tamper tests). */
+  readonly tamper?: (body: string) => string;
+  /** Send without any signature. */
+  readonly unsigned?: boolean;
+}
+
+/** A response, fully read. */
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: string;
+}
+
+/** Signs and sends one request to `endpoint` with `key`. */
+export async function signedRequest(
+  endpoint: string,
+  key: KeyPair,
+  options: SignedRequestOptions = {},
+): Promise<RawResponse> {
+  const url = new URL(endpoint);
+  const method = options.method ?? 'POST';
+  const form = new URLSearchParams(options.params ?? {}).toString().replace(/\+/g, '%20');
+  const body =
+    options.body !== undefined
+      ? Buffer.from(options.body)
+      : method === 'POST'
+        ? Buffer.from(form)
+        : undefined;
+  const query: Record<string, string> = method === 'GET' ? { ...(options.params ?? {}) } : {};
+  const request = new HttpRequest({
+    method,
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: options.path ?? '/',
+    query,
+    headers: {
+      host: url.host,
+      ...(method === 'POST' && options.body === undefined
+        ? { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }
+        : {}),
+      ...(options.headers ?? {}),
+    },
+    ...(body !== undefined ? { body } : {}),
+  });
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
+    region: options.region ?? 'us-east-1',
+    service: options.service ?? 'ec2',
+    sha256: Sha256,
+  });
+  const signingDate = options.signingDate ?? new Date();
+  const signed = options.unsigned
+    ? request
+    : options.presignExpiresSeconds !== undefined
+      ? await signer.presign(request, { signingDate, expiresIn: options.presignExpiresSeconds })
+      : await signer.sign(request, { signingDate });
+  const sentBody = body !== undefined && options.tamper ? Buffer.from(options.tamper(body.toString())) : body;
+  return send(url, signed as HttpRequest, sentBody);
+}
+
+function send(url: URL, signed: HttpRequest, body: Buffer | undefined): Promise<RawResponse> {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(signed.query ?? {})) {
+    for (const one of Array.isArray(value) ? value : [value]) if (one !== null) search.append(name, one);
+  }
+  const queryString = search.toString().replace(/\+/g, '%20');
+  const headers: Record<string, string> = { ...signed.headers };
+  if (body !== undefined) headers['content-length'] = String(body.length);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: signed.method,
+        path: `${signed.path}${queryString ? `?${queryString}` : ''}`,
+        headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}

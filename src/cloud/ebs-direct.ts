@@ -1,0 +1,107 @@
+// The EBS direct API's domain service (docs/ebs-direct.md): StartSnapshot/PutSnapshotBlock/CompleteSnapshot
+// (ebs-direct-uploads.ts) and ListSnapshotBlocks/ListChangedBlocks/GetSnapshotBlock (ebs-direct-reads.ts),
+// on the same snapshots (table and block store devices) as EC2's CreateSnapshot and DescribeSnapshots.
+//
+// Usage (the daemon does this):
+//   const ebsDirect = createEbsDirect({ db, store, tags, logger, dataDir });
+//   await ebsDirect.recover();            // after cloud.ebs.recover()
+//   await ebsDirect.start(accountId, { volumeSizeGiB: 1, … }) …
+//   ebsDirect.close();
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Logger } from '../base/log.ts';
+import type { Database } from '../db/schema.ts';
+import type { BlockStore } from '../storage/block-store.ts';
+import type { TagService } from './tags.ts';
+import { EbsTokens } from './ebs-direct-tokens.ts';
+import { EbsUploads } from './ebs-direct-uploads.ts';
+import type { CompleteRequest, PutBlockRequest, StartedSnapshot } from './ebs-direct-uploads.ts';
+import type { StartSnapshotRequest } from './ebs-direct-requests.ts';
+import {
+  getSnapshotBlock,
+  listChangedBlocks,
+  listSnapshotBlocks,
+  type ChangedBlock,
+  type ListedBlock,
+  type ListingMeta,
+  type ListPage,
+  type ReaderDeps,
+} from './ebs-direct-reads.ts';
+
+/** AWS's BlockToken lifetime: 7 days. */
+export const blockTokenTtlSecondsDefault = 7 * 24 * 3600;
+
+/** What the service is built from. */
+export interface EbsDirectOptions {
+  readonly db: Kysely<Database>;
+  readonly store: BlockStore;
+  readonly tags: TagService;
+  readonly logger: Logger;
+  /** The token key lives at `<dataDir>/ebs-token.key`. */
+  readonly dataDir: string;
+  /** BlockToken lifetime; default STRATA_EBS_BLOCK_TOKEN_TTL_SECONDS, else 7 days. */
+  readonly blockTokenTtlSeconds?: number;
+  /** The clock, in ms (tests). */
+  readonly now?: () => number;
+}
+
+/** The EBS direct API, one method per action; every method takes the caller's account id. */
+export interface EbsDirect {
+  start(accountId: string, request: StartSnapshotRequest): Promise<StartedSnapshot>;
+  /** Returns the block's checksum (echoed in x-amz-Checksum). */
+  putBlock(accountId: string, snapshotId: string, request: PutBlockRequest): Promise<string>;
+  /** Returns the snapshot status. */
+  complete(accountId: string, snapshotId: string, request: CompleteRequest): Promise<string>;
+  listBlocks(
+    accountId: string,
+    snapshotId: string,
+    page: ListPage,
+  ): Promise<ListingMeta & { blocks: ListedBlock[] }>;
+  listChangedBlocks(
+    accountId: string,
+    secondSnapshotId: string,
+    firstSnapshotId: string | undefined,
+    page: ListPage,
+  ): Promise<ListingMeta & { changedBlocks: ChangedBlock[] }>;
+  getBlock(
+    accountId: string,
+    snapshotId: string,
+    blockIndex: number,
+    blockToken: string,
+  ): Promise<{ data: Buffer; checksum: string }>;
+  /** Resumes pending uploads; call once after the EBS control plane recovered. */
+  recover(): Promise<void>;
+  /** Stops timers. */
+  close(): void;
+}
+
+/** Builds the service. */
+export function createEbsDirect(options: EbsDirectOptions): EbsDirect {
+  const now = options.now ?? Date.now;
+  const tokens = EbsTokens.openOrCreate(join(options.dataDir, 'ebs-token.key'));
+  const uploads = new EbsUploads({ ...options, now });
+  const readers: ReaderDeps = {
+    db: options.db,
+    store: options.store,
+    tokens,
+    blockTokenTtlSeconds: options.blockTokenTtlSeconds ?? ttlFromEnvironment(),
+    now,
+  };
+  return {
+    start: (accountId, request) => uploads.start(accountId, request),
+    putBlock: (accountId, snapshotId, request) => uploads.put(accountId, snapshotId, request),
+    complete: (accountId, snapshotId, request) => uploads.complete(accountId, snapshotId, request),
+    listBlocks: (accountId, snapshotId, page) => listSnapshotBlocks(readers, accountId, snapshotId, page),
+    listChangedBlocks: (accountId, second, first, page) =>
+      listChangedBlocks(readers, accountId, second, first, page),
+    getBlock: (accountId, snapshotId, index, token) =>
+      getSnapshotBlock(readers, accountId, snapshotId, index, token),
+    recover: () => uploads.recover(),
+    close: () => uploads.close(),
+  };
+}
+
+function ttlFromEnvironment(): number {
+  const value = Number(process.env.STRATA_EBS_BLOCK_TOKEN_TTL_SECONDS);
+  return Number.isSafeInteger(value) && value > 0 ? value : blockTokenTtlSecondsDefault;
+}

@@ -1,0 +1,464 @@
+// EBS snapshots: CreateSnapshot, DescribeSnapshots, DeleteSnapshot, CopySnapshot.
+// Sharing (createVolumePermission) lives in snapshot-permissions.ts.
+//
+// Crash safety (row first, then store, then row):
+// - create: row `pending` committed → store.snapshot (point in time fixed when the request returns) →
+//   store.flush → row `completed`, 100%. On start, a `pending` row whose device exists completes; one
+//   without is marked `error` (its point in time is gone; EC2 also has an `error` state).
+// - copy: row `pending` → store.clone(source, temp volume) → store.snapshot(temp, copy) → delete temp →
+//   `completed`. The temp volume's id derives from the copy's id, so `recover()` can remove it.
+// - delete: row `deleting` (hidden from every describe) → store.deleteSnapshot → row removed.
+import type { Kysely } from 'kysely';
+import { newId } from '../base/ids.ts';
+import { assert } from '../base/assert.ts';
+import { limits } from '../base/limits.ts';
+import type { Logger } from '../base/log.ts';
+import { ApiError } from '../api/errors.ts';
+import type { Database } from '../db/schema.ts';
+import { nowIso } from '../db/schema.ts';
+import { StoreError, type BlockStore } from '../storage/block-store.ts';
+import type { Regions } from './regions.ts';
+import { ec2Error } from './ec2-error.ts';
+import { compileFilters, filtersUseTags, type Filter, type FilterFields } from './filters.ts';
+import type { Page, Paginator } from './pagination.ts';
+import { tagsForResource, type Tag, type TagService, type TagSpecification } from './tags.ts';
+import { lookupClientToken, recordClientToken } from './client-tokens.ts';
+import {
+  checkIds,
+  idsWithMaxResults,
+  ownedSnapshot,
+  ownedVolume,
+  visibleSnapshot,
+  type SnapshotRow,
+} from './ebs-lookups.ts';
+import type { WorkQueue } from './work-queue.ts';
+
+/** A snapshot as the caller sees it: tags only when the caller owns it. */
+export interface Snapshot {
+  readonly row: SnapshotRow;
+  readonly tags: ReadonlyMap<string, string>;
+}
+
+/** DescribeSnapshots parameters. */
+export interface DescribeSnapshotsRequest {
+  readonly snapshotIds: readonly string[];
+  readonly ownerIds: readonly string[];
+  readonly restorableByUserIds: readonly string[];
+  readonly filters: readonly Filter[];
+  readonly maxResults: number | undefined;
+  readonly nextToken: string | undefined;
+}
+
+/** CopySnapshot parameters. */
+export interface CopySnapshotRequest {
+  readonly sourceRegion: string | undefined;
+  readonly sourceSnapshotId: string | undefined;
+  readonly description: string | undefined;
+  readonly encrypted: boolean | undefined;
+  readonly kmsKeyId: string | undefined;
+  readonly tagSpecifications: readonly TagSpecification[];
+  readonly clientToken: string | undefined;
+  readonly dryRun: boolean;
+}
+
+/** What the snapshot service is built from. */
+export interface SnapshotServiceDeps {
+  readonly db: Kysely<Database>;
+  readonly store: BlockStore;
+  readonly logger: Logger;
+  readonly regions: Regions;
+  readonly paginator: Paginator;
+  readonly tags: TagService;
+  readonly work: WorkQueue;
+}
+
+/** DescribeSnapshots MaxResults: 5..1000, larger values return 1000 (EC2 reference). */
+export const describeSnapshotsBounds = { min: 5, max: 1000, clampAbove: true } as const;
+
+const snapshotFields: FilterFields<SnapshotRow> = {
+  description: (s) => s.description,
+  encrypted: (s) => s.encrypted === 1,
+  'kms-key-id': (s) => s.kms_key_id,
+  'owner-alias': () => null,
+  'owner-id': (s) => s.account_id,
+  progress: (s) => `${s.progress}%`,
+  'snapshot-id': (s) => s.id,
+  'start-time': (s) => s.start_time,
+  status: (s) => s.state,
+  'storage-tier': () => 'standard',
+  'volume-id': (s) => s.volume_id,
+  'volume-size': (s) => s.volume_size_gib,
+};
+
+/** The temporary volume a CopySnapshot clones through, derived from the copy's id so recovery finds it. */
+export function copyScratchVolumeId(snapshotId: string): string {
+  return `vol-${snapshotId.slice('snap-'.length)}`;
+}
+
+/** The snapshot service: every method takes the caller's account id. */
+export class SnapshotService {
+  readonly #deps: SnapshotServiceDeps;
+
+  constructor(deps: SnapshotServiceDeps) {
+    this.#deps = deps;
+    deps.tags.registerKind({
+      prefix: 'snap',
+      resourceType: 'snapshot',
+      notFound: 'InvalidSnapshot.NotFound',
+      access: async (accountId, id) => {
+        try {
+          return (await visibleSnapshot(deps.db, accountId, id)).access;
+        } catch (error) {
+          if (error instanceof ApiError) return 'missing';
+          throw error;
+        }
+      },
+    });
+  }
+
+  /** CreateSnapshot: fixes the point in time before returning; `pending` until the store has it durable. */
+  async create(
+    accountId: string,
+    volumeId: string,
+    description: string | undefined,
+    specs: readonly TagSpecification[],
+    dryRun: boolean,
+  ): Promise<Snapshot> {
+    const { db, store, work } = this.#deps;
+    const volume = await ownedVolume(db, accountId, volumeId);
+    checkDescription(description);
+    const tags = tagsForResource(specs, 'snapshot');
+    if (volume.state !== 'available' && volume.state !== 'in-use') {
+      throw ec2Error('IncorrectState', `The volume '${volumeId}' is '${volume.state}'.`);
+    }
+    if (dryRun) throw new ApiError('DryRunOperation');
+    const row = this.#newRow(
+      accountId,
+      volume.id,
+      volume.size_gib,
+      description ?? '',
+      volume.encrypted,
+      volume.kms_key_id,
+    );
+    await this.#insert(row, tags);
+    // The store call is serialised with the volume's own transitions (resize, delete).
+    await work
+      .exclusive(volumeId, () => store.snapshot(volumeId, row.id))
+      .catch(async (error: unknown) => {
+        await db.updateTable('snapshots').set({ state: 'error' }).where('id', '=', row.id).execute();
+        throw error;
+      });
+    this.#enqueueComplete(row.id);
+    return { row, tags: new Map(tags.map((t) => [t.key, t.value])) };
+  }
+
+  #newRow(
+    accountId: string,
+    volumeId: string,
+    sizeGiB: number,
+    description: string,
+    encrypted: number,
+    kmsKeyId: string | null,
+  ): SnapshotRow {
+    return {
+      id: newId('snap'),
+      account_id: accountId,
+      volume_id: volumeId,
+      volume_size_gib: sizeGiB,
+      description,
+      state: 'pending',
+      progress: 0,
+      encrypted,
+      kms_key_id: kmsKeyId,
+      source_snapshot_id: null,
+      start_time: nowIso(),
+    };
+  }
+
+  async #insert(
+    row: SnapshotRow,
+    tags: readonly { key: string; value: string }[],
+    token?: TokenRecord,
+  ): Promise<void> {
+    await this.#deps.db.transaction().execute(async (trx) => {
+      await trx.insertInto('snapshots').values(row).execute();
+      await this.#deps.tags.putTags(trx, row.account_id, row.id, 'snapshot', tags);
+      if (token)
+        await recordClientToken(trx, row.account_id, 'CopySnapshot', token.token, token.digest, row.id);
+    });
+  }
+
+  #enqueueComplete(snapshotId: string): void {
+    const { db, store, work } = this.#deps;
+    work.enqueue(
+      snapshotId,
+      async () => {
+        await store.flush();
+        assert(store.device(snapshotId)?.kind === 'snapshot', `store lost snapshot ${snapshotId}`);
+        await db
+          .updateTable('snapshots')
+          .set({ state: 'completed', progress: 100 })
+          .where('id', '=', snapshotId)
+          .where('state', '=', 'pending')
+          .execute();
+      },
+      async () => {
+        await db.updateTable('snapshots').set({ state: 'error' }).where('id', '=', snapshotId).execute();
+      },
+    );
+  }
+
+  /** DescribeSnapshots: own snapshots and those shared with the caller (or public), as EC2 defaults. */
+  async describe(accountId: string, request: DescribeSnapshotsRequest): Promise<Page<Snapshot>> {
+    const { snapshotIds, filters, maxResults, nextToken } = request;
+    checkIds(snapshotIds, 'snap');
+    if (snapshotIds.length > 0 && maxResults !== undefined) throw idsWithMaxResults('snapshotSet');
+    const scope = {
+      action: 'DescribeSnapshots',
+      accountId,
+      ...request,
+      maxResults: undefined,
+      nextToken: undefined,
+    };
+    const page = this.#deps.paginator.open(scope, maxResults, nextToken, describeSnapshotsBounds);
+    const visible = await this.#visibleRows(accountId, snapshotIds, page.after);
+    if (snapshotIds.length > 0) {
+      const found = new Set(visible.map((r) => r.id));
+      const missing = snapshotIds.filter((id) => !found.has(id));
+      if (missing.length > 0) throw new ApiError('InvalidSnapshot.NotFound', { id: missing.join(', ') });
+    }
+    const owners = new Set(request.ownerIds.map((o) => (o === 'self' ? accountId : o)));
+    const restorers = request.restorableByUserIds.map((u) => (u === 'self' ? accountId : u));
+    const grants =
+      restorers.length > 0 ? await this.#grants(visible.map((r) => r.id)) : new Map<string, Set<string>>();
+    const tags = filtersUseTags(filters)
+      ? await this.#deps.tags.tagsOf(accountId)
+      : new Map<string, Map<string, string>>();
+    const keep = compileFilters(filters, snapshotFields, (s) => tags.get(s.id) ?? new Map());
+    const matching = visible.filter(
+      (row) =>
+        (owners.size === 0 || owners.has(row.account_id)) &&
+        restorers.every(
+          (user) =>
+            row.account_id === user || grants.get(row.id)?.has(user) || grants.get(row.id)?.has('all'),
+        ) &&
+        keep(row),
+    );
+    const paged = this.#deps.paginator.page(scope, page, matching, (s) => s.id);
+    return { items: await this.#withTags(accountId, paged.items), nextToken: paged.nextToken };
+  }
+
+  async #visibleRows(
+    accountId: string,
+    ids: readonly string[],
+    after: string | undefined,
+  ): Promise<SnapshotRow[]> {
+    let query = this.#deps.db
+      .selectFrom('snapshots')
+      .selectAll()
+      .where('state', '!=', 'deleting')
+      .where((eb) =>
+        eb.or([
+          eb('account_id', '=', accountId),
+          eb(
+            'id',
+            'in',
+            eb
+              .selectFrom('snapshot_permissions')
+              .select('snapshot_id')
+              .where((p) => p.or([p('grantee', '=', accountId), p('grantee', '=', 'all')])),
+          ),
+        ]),
+      )
+      .orderBy('id');
+    if (ids.length > 0) query = query.where('id', 'in', ids);
+    if (after !== undefined) query = query.where('id', '>', after);
+    return query.execute();
+  }
+
+  async #grants(ids: readonly string[]): Promise<Map<string, Set<string>>> {
+    const grants = new Map<string, Set<string>>();
+    if (ids.length === 0) return grants;
+    const rows = await this.#deps.db.selectFrom('snapshot_permissions').selectAll().execute();
+    const wanted = new Set(ids);
+    for (const row of rows) {
+      if (!wanted.has(row.snapshot_id)) continue;
+      grants.set(row.snapshot_id, (grants.get(row.snapshot_id) ?? new Set()).add(row.grantee));
+    }
+    return grants;
+  }
+
+  async #withTags(accountId: string, rows: readonly SnapshotRow[]): Promise<Snapshot[]> {
+    const owned = rows.filter((r) => r.account_id === accountId).map((r) => r.id);
+    const tags = await this.#deps.tags.tagsOf(accountId, owned);
+    return rows.map((row) => ({ row, tags: tags.get(row.id) ?? new Map() }));
+  }
+
+  /** DeleteSnapshot: owner only; refused while a registered image uses it. */
+  async delete(accountId: string, snapshotId: string, dryRun: boolean): Promise<void> {
+    const { db, store, work, tags } = this.#deps;
+    const row = await ownedSnapshot(db, accountId, snapshotId);
+    await this.#checkNotInUse(snapshotId);
+    if (row.state === 'pending')
+      throw ec2Error('IncorrectState', `The snapshot '${snapshotId}' is still pending.`);
+    if (dryRun) throw new ApiError('DryRunOperation');
+    await db.updateTable('snapshots').set({ state: 'deleting' }).where('id', '=', snapshotId).execute();
+    await work.exclusive(snapshotId, async () => {
+      await store.deleteSnapshot(snapshotId).catch(ignoreMissing);
+      await db.transaction().execute(async (trx) => {
+        await tags.dropAll(trx, snapshotId);
+        await trx.deleteFrom('snapshot_permissions').where('snapshot_id', '=', snapshotId).execute();
+        await trx.deleteFrom('snapshots').where('id', '=', snapshotId).execute();
+      });
+    });
+  }
+
+  // Images arrive later; they register in an `images` table whose block device mappings name snapshots.
+  async #checkNotInUse(snapshotId: string): Promise<void> {
+    const user = await this.imageUsing(snapshotId);
+    if (user !== undefined) throw new ApiError('InvalidSnapshot.InUse', { id: snapshotId, user });
+  }
+
+  /** Hook for the image service: returns the image id that uses `snapshotId`, if any. */
+  imageUsing: (snapshotId: string) => Promise<string | undefined> = () => Promise.resolve(undefined);
+
+  /** CopySnapshot within this region, in O(1): clone the source into a scratch volume and snapshot that. */
+  async copy(accountId: string, request: CopySnapshotRequest): Promise<Snapshot> {
+    const { db } = this.#deps;
+    const sourceId = request.sourceSnapshotId;
+    if (sourceId === undefined || sourceId === '')
+      throw new ApiError('MissingParameter', { name: 'SourceSnapshotId' });
+    if (request.sourceRegion === undefined || request.sourceRegion === '')
+      throw new ApiError('MissingParameter', { name: 'SourceRegion' });
+    if (request.sourceRegion !== this.#deps.regions.region) {
+      throw ec2Error(
+        'InvalidParameterValue',
+        `Value (${request.sourceRegion}) for parameter sourceRegion is invalid. Strata serves only ${this.#deps.regions.region}.`,
+      );
+    }
+    const { row: source } = await visibleSnapshot(db, accountId, sourceId);
+    if (source.state !== 'completed')
+      throw ec2Error('IncorrectState', `Snapshot is in invalid state - ${source.state}`);
+    checkDescription(request.description);
+    const tags = tagsForResource(request.tagSpecifications, 'snapshot');
+    if (request.dryRun) throw new ApiError('DryRunOperation');
+    const run = (): Promise<Snapshot> => this.#insertCopy(accountId, request, source, tags);
+    const token = request.clientToken;
+    if (token === undefined) return run();
+    return this.#deps.work.exclusive(`client-token:CopySnapshot:${accountId}:${token}`, run);
+  }
+
+  async #insertCopy(
+    accountId: string,
+    request: CopySnapshotRequest,
+    source: SnapshotRow,
+    tags: readonly Tag[],
+  ): Promise<Snapshot> {
+    const token = request.clientToken;
+    const lookup = token
+      ? await lookupClientToken(this.#deps.db, accountId, 'CopySnapshot', token, {
+          ...request,
+          dryRun: false,
+        })
+      : undefined;
+    if (lookup?.kind === 'replay') return this.#replayCopy(accountId, lookup.resourceId);
+    const encrypted = request.encrypted === true || source.encrypted === 1 ? 1 : 0;
+    const row = {
+      ...this.#newRow(
+        accountId,
+        source.volume_id,
+        source.volume_size_gib,
+        request.description ?? '',
+        encrypted,
+        request.kmsKeyId ?? source.kms_key_id,
+      ),
+      source_snapshot_id: source.id,
+    };
+    await this.#insert(
+      row,
+      tags,
+      token && lookup?.kind === 'new' ? { token, digest: lookup.digest } : undefined,
+    );
+    this.#enqueueCopy(row.id, source.id);
+    return { row, tags: new Map(tags.map((t) => [t.key, t.value])) };
+  }
+
+  async #replayCopy(accountId: string, snapshotId: string): Promise<Snapshot> {
+    const rows = await this.#visibleRows(accountId, [snapshotId], undefined);
+    const [copy] = await this.#withTags(accountId, rows);
+    if (copy === undefined) {
+      throw ec2Error(
+        'IdempotentParameterMismatch',
+        'The client token you have provided is associated with a resource that is already deleted.',
+      );
+    }
+    return copy;
+  }
+
+  #enqueueCopy(copyId: string, sourceId: string): void {
+    const { db, store, work } = this.#deps;
+    const scratch = copyScratchVolumeId(copyId);
+    work.enqueue(
+      copyId,
+      async () => {
+        if (store.device(copyId) === undefined) {
+          if (store.device(scratch) === undefined) await store.clone(sourceId, scratch);
+          await store.snapshot(scratch, copyId);
+        }
+        await store.deleteVolume(scratch).catch(ignoreMissing);
+        await db
+          .updateTable('snapshots')
+          .set({ state: 'completed', progress: 100 })
+          .where('id', '=', copyId)
+          .execute();
+      },
+      async () => {
+        await store.deleteVolume(scratch).catch(ignoreMissing);
+        await db.updateTable('snapshots').set({ state: 'error' }).where('id', '=', copyId).execute();
+      },
+    );
+  }
+
+  /** Completes or fails transitions a crash interrupted (see the file comment); called once at start. */
+  async recover(): Promise<void> {
+    const { db, store, logger } = this.#deps;
+    const stuck = await db
+      .selectFrom('snapshots')
+      .selectAll()
+      .where('state', 'in', ['pending', 'deleting'])
+      .execute();
+    for (const row of stuck) {
+      logger.info({ snapshotId: row.id, state: row.state }, 'completing interrupted snapshot transition');
+      if (row.state === 'deleting') {
+        await store.deleteSnapshot(row.id).catch(ignoreMissing);
+        await db.deleteFrom('snapshot_permissions').where('snapshot_id', '=', row.id).execute();
+        await db.deleteFrom('tags').where('resource_id', '=', row.id).execute();
+        await db.deleteFrom('snapshots').where('id', '=', row.id).execute();
+      } else if (row.source_snapshot_id !== null && store.device(row.source_snapshot_id) !== undefined) {
+        this.#enqueueCopy(row.id, row.source_snapshot_id);
+      } else if (store.device(row.id) !== undefined) {
+        this.#enqueueComplete(row.id);
+      } else {
+        await db.updateTable('snapshots').set({ state: 'error' }).where('id', '=', row.id).execute();
+      }
+    }
+  }
+}
+
+interface TokenRecord {
+  readonly token: string;
+  readonly digest: string;
+}
+
+function checkDescription(description: string | undefined): void {
+  if (description !== undefined && description.length > limits.snapshotDescriptionCharsMax) {
+    throw ec2Error(
+      'InvalidParameterValue',
+      `Value for parameter description is invalid. Length ${description.length} exceeds ${limits.snapshotDescriptionCharsMax} characters.`,
+    );
+  }
+}
+
+function ignoreMissing(error: unknown): void {
+  if (!(error instanceof StoreError && error.code === 'ENOENT')) throw error;
+}

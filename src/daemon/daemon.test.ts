@@ -1,0 +1,134 @@
+// `strata serve` as users run it: a real process, the generated credentials files, the stock AWS CLI,
+// `strata account create` against a running daemon, SIGTERM, and a restart on the same data dir.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const run = promisify(execFile);
+const strataBin = fileURLToPath(new URL('../../bin/strata', import.meta.url));
+const adminKeys = {
+  STRATA_ADMIN_ACCESS_KEY_ID: 'AKIASTRATATESTADMIN0',
+  STRATA_ADMIN_SECRET_ACCESS_KEY: 'test-admin-secret-0123456789abcdef',
+};
+
+/** Starts `strata serve` on a free port and resolves with its endpoint once it logs that it listens. */
+function serve(
+  dataDir: string,
+  env: Record<string, string>,
+  extra: string[] = [],
+): Promise<{ child: ChildProcess; endpoint: string; log: string }> {
+  const child = spawn(
+    strataBin,
+    ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--hypervisor', 'fake', ...extra],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`strata serve did not start:\n${log}`)), 30_000);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const match = /"endpoint":"(http:\/\/[^"]+)"/.exec(log);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, endpoint: match[1], log });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`strata serve exited with ${code}:\n${log}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+async function aws(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<unknown> {
+  const files = {
+    AWS_SHARED_CREDENTIALS_FILE: join(dataDir, 'credentials'),
+    AWS_CONFIG_FILE: join(dataDir, 'config'),
+  };
+  const { stdout } = await run('aws', ['--output', 'json', ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: dataDir, ...files, ...env },
+  });
+  return JSON.parse(stdout) as unknown;
+}
+
+test(
+  'strata serve: credentials files, AWS CLI, account create, SIGTERM, restart',
+  { timeout: 120_000 },
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'strata-serve-'));
+    let child: ChildProcess | undefined;
+    try {
+      const first = await serve(dataDir, adminKeys, ['--nbd-listen', '127.0.0.1:0']);
+      child = first.child;
+      assert.match(first.log, /"nbdTcp":\{"host":"127\.0\.0\.1","port":[1-9]\d*\}/);
+      const credentials = readFileSync(join(dataDir, 'credentials'), 'utf8');
+      assert.match(credentials, /^\[strata\]\naws_access_key_id = AKIASTRATATESTADMIN0\n/);
+      assert.equal(statSync(join(dataDir, 'credentials')).mode & 0o777, 0o600);
+      assert.equal(statSync(join(dataDir, 'master.key')).mode & 0o777, 0o600);
+      assert.match(
+        readFileSync(join(dataDir, 'config'), 'utf8'),
+        new RegExp(`endpoint_url = ${first.endpoint}\n`),
+      );
+
+      const zones = (await aws(dataDir, ['--profile', 'strata', 'ec2', 'describe-availability-zones'])) as {
+        AvailabilityZones: { ZoneName: string }[];
+      };
+      assert.deepEqual(
+        zones.AvailabilityZones.map((zone) => zone.ZoneName),
+        ['us-east-1a', 'us-east-1b', 'us-east-1c'],
+      );
+
+      const created = await run(strataBin, ['account', 'create', 'dora', '--json', '--data-dir', dataDir]);
+      const dora = JSON.parse(created.stdout) as {
+        accountId: string;
+        accessKeyId: string;
+        secretAccessKey: string;
+      };
+      assert.match(dora.accountId, /^\d{12}$/);
+      const regions = (await aws(
+        dataDir,
+        ['--endpoint-url', first.endpoint, '--region', 'us-east-1', 'ec2', 'describe-regions'],
+        {
+          AWS_ACCESS_KEY_ID: dora.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: dora.secretAccessKey,
+          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+          AWS_CONFIG_FILE: '/dev/null',
+        },
+      )) as { Regions: { RegionName: string }[] };
+      assert.deepEqual(
+        regions.Regions.map((region) => region.RegionName),
+        ['us-east-1'],
+      );
+
+      assert.equal(await stop(child), 0);
+      child = undefined;
+
+      // Restart: the env keys no longer matter (accounts exist); the same admin key is written again.
+      const second = await serve(dataDir, {});
+      child = second.child;
+      assert.equal(readFileSync(join(dataDir, 'credentials'), 'utf8'), credentials);
+      const again = (await aws(dataDir, ['--profile', 'strata', 'ec2', 'describe-regions'])) as {
+        Regions: unknown[];
+      };
+      assert.equal(again.Regions.length, 1);
+      assert.equal(await stop(child), 0);
+      child = undefined;
+    } finally {
+      child?.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);

@@ -1,0 +1,193 @@
+// The composition root: `strata serve` in one process — database, block store, NBD, accounts, API.
+//
+// Usage:
+//   const daemon = await startDaemon({ dataDir, listen: { host: '127.0.0.1', port: 8773 }, logger });
+//   daemon.endpoint …; daemon.admin.accessKeyId …; await daemon.close();
+// To add a domain service, add it to Cloud (cloud/cloud.ts) and construct it in `composeCloud` below.
+import { mkdirSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { assertLimits } from '../base/limits.ts';
+import type { Logger } from '../base/log.ts';
+import { openDatabase } from '../db/database.ts';
+import type { OpenedDatabase } from '../db/database.ts';
+import { openBlockStore } from '../storage/block-store.ts';
+import type { BlockStore } from '../storage/block-store.ts';
+import { startNbdServer } from '../nbd/nbd-server.ts';
+import type { NbdServer } from '../nbd/nbd-server.ts';
+import { Accounts } from '../cloud/accounts.ts';
+import type { AccessKey, KeyPair } from '../cloud/accounts.ts';
+import { SecretBox } from '../cloud/accounts-secrets.ts';
+import { createRegions } from '../cloud/regions.ts';
+import { createEbs } from '../cloud/ebs.ts';
+import { createEbsDirect } from '../cloud/ebs-direct.ts';
+import { ebsDirectHandler } from '../api/ebs/ebs-router.ts';
+import type { Cloud, Hypervisor } from '../cloud/cloud.ts';
+import { startApiServer } from '../api/api-server.ts';
+import type { ApiServer } from '../api/api-server.ts';
+import { writeCredentialsFiles } from './credentials-files.ts';
+
+/** A host and port. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Everything `strata serve` decides. */
+export interface DaemonOptions {
+  readonly dataDir: string;
+  readonly listen: ListenAddress;
+  /** `postgres://…`; default SQLite at `<data-dir>/strata.db`. */
+  readonly databaseUrl?: string;
+  readonly hypervisor?: Hypervisor;
+  /** Extra NBD TCP listener besides `<data-dir>/nbd.sock`. */
+  readonly nbdListen?: ListenAddress;
+  readonly region?: string;
+  readonly zones?: readonly string[];
+  /**
+   * `--demo-image`: register the demo image as an AMI at start. Carried for compute/images (not built yet):
+   * TODO(compute): when an image service exists, register the demo image in `composeCloud`'s caller.
+   */
+  readonly demoImage?: boolean;
+  /** Imposed admin keys (STRATA_ADMIN_ACCESS_KEY_ID / _SECRET_ACCESS_KEY), used only when no account exists. */
+  readonly adminKeys?: KeyPair;
+  readonly logger: Logger;
+  /** How long ModifyVolume stays `optimizing`, in ms (default 1000). */
+  readonly ebsOptimizingMs?: number;
+}
+
+/** A running daemon. */
+export interface Daemon {
+  readonly cloud: Cloud;
+  /** The API URL (`http://127.0.0.1:8773`). */
+  readonly endpoint: string;
+  /** The admin account's key (written to `<data-dir>/credentials`). */
+  readonly admin: AccessKey;
+  /** Stops accepting, finishes in-flight requests, closes NBD, the store and the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts everything; on failure, closes what it had opened and rethrows. */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  assertLimits();
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close();
+  };
+  try {
+    const secrets = SecretBox.openOrCreate(join(dataDir, 'master.key'));
+    const database = await openDatabase(
+      options.databaseUrl !== undefined
+        ? { url: options.databaseUrl }
+        : { sqlitePath: join(dataDir, 'strata.db') },
+    );
+    closers.push(() => database.close());
+    const store = await openBlockStore({ dir: join(dataDir, 'pool'), logger: options.logger });
+    closers.push(() => store.close());
+    const nbd = await startNbdServer({
+      store,
+      socketPath: join(dataDir, 'nbd.sock'),
+      ...(options.nbdListen !== undefined ? { tcp: options.nbdListen } : {}),
+      logger: options.logger,
+    });
+    closers.push(() => nbd.close());
+    const cloud = composeCloud(options, dataDir, database, store, nbd, secrets);
+    closers.push(() => cloud.ebs.close());
+    await cloud.ebs.recover();
+    closers.push(() => Promise.resolve(cloud.ebsDirect.close()));
+    await cloud.ebsDirect.recover();
+    const admin = await cloud.accounts.ensureAdmin(options.adminKeys);
+    if (!admin.created && options.adminKeys && options.adminKeys.accessKeyId !== admin.key.accessKeyId) {
+      options.logger.warn(
+        'STRATA_ADMIN_ACCESS_KEY_ID is ignored: the admin account already exists with another key',
+      );
+    }
+    const api = await startApiServer({
+      cloud,
+      logger: options.logger,
+      host: options.listen.host,
+      port: options.listen.port,
+      ebs: ebsDirectHandler,
+    });
+    closers.push(() => api.close());
+    const endpoint = clientEndpoint(api, options.listen.host);
+    cloud.endpoint = endpoint;
+    writeCredentialsFiles(dataDir, admin.key, cloud.regions.region, endpoint);
+    logStarted(options, cloud, endpoint, nbd, admin.created ? admin.key.accessKeyId : undefined);
+    return { cloud, endpoint, admin: admin.key, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+// One line per service; each takes what it needs explicitly.
+function composeCloud(
+  options: DaemonOptions,
+  dataDir: string,
+  database: OpenedDatabase,
+  store: BlockStore,
+  nbd: NbdServer,
+  secrets: SecretBox,
+): Mutable<Cloud> {
+  const regions = createRegions(options.region, options.zones);
+  const ebs = createEbs({
+    db: database.db,
+    store,
+    logger: options.logger,
+    regions,
+    optimizingMs: options.ebsOptimizingMs,
+  });
+  return {
+    dataDir,
+    logger: options.logger,
+    db: database.db,
+    dbDialect: database.dialect,
+    store,
+    nbd,
+    accounts: new Accounts(database.db, secrets),
+    regions,
+    ebs,
+    ebsDirect: createEbsDirect({ db: database.db, store, tags: ebs.tags, logger: options.logger, dataDir }),
+    hypervisor: options.hypervisor ?? 'qemu',
+    // Set once the API port is bound (port 0 picks one), before any request is served.
+    endpoint: '',
+  };
+}
+
+// A wildcard listen address is not something a client can connect to; point clients at loopback.
+function clientEndpoint(api: ApiServer, listenHost: string): string {
+  if (listenHost === '0.0.0.0' || listenHost === '::') return `http://127.0.0.1:${api.port}`;
+  return api.url;
+}
+
+function logStarted(
+  options: DaemonOptions,
+  cloud: Cloud,
+  endpoint: string,
+  nbd: NbdServer,
+  createdKey?: string,
+): void {
+  options.logger.info(
+    {
+      endpoint,
+      dataDir: cloud.dataDir,
+      database: cloud.dbDialect,
+      region: cloud.regions.region,
+      hypervisor: cloud.hypervisor,
+      nbdSocket: nbd.socketPath,
+      nbdTcp: nbd.tcpAddress,
+    },
+    `strata listening on ${endpoint}`,
+  );
+  if (createdKey !== undefined) {
+    options.logger.info(
+      { accessKeyId: createdKey, credentials: join(cloud.dataDir, 'credentials') },
+      'created the admin account',
+    );
+  }
+}

@@ -1,0 +1,13 @@
+// Every migration, in order. Kysely's Migrator runs the pending ones (sorted by name) when the database opens.
+// To add one: write `NNNN-name.ts` next to this file (next free number) and add a line below.
+import type { Migration } from 'kysely';
+import * as m0001 from './0001-accounts.ts';
+import * as m0002 from './0002-volumes-snapshots-tags.ts';
+import * as m0003ebsDirect from './0003-ebs-direct.ts';
+
+/** Migrations by name; names sort in the order they must run. */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001-accounts': m0001,
+  '0002-volumes-snapshots-tags': m0002,
+  '0003-ebs-direct': m0003ebsDirect,
+};

@@ -1,0 +1,34 @@
+// The `snapshots` and `snapshot_permissions` tables: EBS snapshots (data in the block store under the same
+// id) and their createVolumePermission grants.
+import type { ColumnType } from 'kysely';
+
+/** One EBS snapshot, owned by one account. */
+export interface SnapshotsTable {
+  /** `snap-` + 17 hex digits; also the block store device id. */
+  id: string;
+  account_id: string;
+  /** The volume it was taken from (kept after that volume is gone, as EC2 does). */
+  volume_id: string;
+  volume_size_gib: number;
+  description: string;
+  /** pending | completed | error. */
+  state: string;
+  /** 0..100. */
+  progress: number;
+  /** 0/1. */
+  encrypted: number;
+  kms_key_id: string | null;
+  /** For a CopySnapshot result: the source snapshot id. */
+  source_snapshot_id: string | null;
+  /** ISO-8601 UTC, set once. */
+  start_time: ColumnType<string, string, never>;
+}
+
+/** One createVolumePermission grant: to an account (`kind` user) or to everyone (`kind` group, grantee `all`). */
+export interface SnapshotPermissionsTable {
+  snapshot_id: string;
+  /** user | group. */
+  kind: string;
+  /** A 12-digit account id, or `all`. */
+  grantee: string;
+}

@@ -1,0 +1,60 @@
+// The NBD layer's interface: start a server over a block store, lock volumes to attachments, build URIs.
+import type { Logger } from '../base/log.ts';
+import type { BlockStore } from '../storage/block-store.ts';
+import { assert } from '../base/assert.ts';
+import { StrataNbdServer } from './server.ts';
+
+/** Where a client reaches the server: the unix socket, or a TCP address. */
+export type NbdEndpoint = { readonly socketPath: string } | { readonly host: string; readonly port: number };
+
+/** Options of startNbdServer. */
+export interface NbdServerOptions {
+  readonly store: BlockStore;
+  /** Absolute path of the unix socket (mode 0600); a stale socket file there is replaced. */
+  readonly socketPath: string;
+  /** Optional TCP listener (port 0 picks a free port; see `tcpAddress`). */
+  readonly tcp?: { readonly host: string; readonly port: number };
+  readonly logger?: Logger;
+}
+
+/** A running NBD server. */
+export interface NbdServer {
+  /** The unix socket path it listens on. */
+  readonly socketPath: string;
+  /** The bound TCP address, or null without TCP. */
+  readonly tcpAddress: { readonly host: string; readonly port: number } | null;
+  /** A URI for `exportName` on the unix socket, accepted by qemu-img, nbdcopy and nbdinfo. */
+  uri(exportName: string): string;
+  /**
+   * Locks a volume to one attachment and returns the secret export name only `owner` (e.g. "instance i-…")
+   * may use. While locked, opening the plain id fails with NBD_REP_ERR_POLICY naming the owner. Existing
+   * connections through the plain id are stopped (in-flight requests answered, then closed). Asking again
+   * with the same owner returns the same name; another owner gets ExportLockError EBUSY.
+   */
+  lockForAttachment(volumeId: string, owner: string): string;
+  /** Ends the attachment lock: connections through the secret name are stopped; the plain id opens again. */
+  unlock(volumeId: string): void;
+  /** Connections in transmission phase, per device id (for status and tests). */
+  connectionCount(deviceId?: string): number;
+  /** Stops listening, stops every connection (in-flight requests answered first) and removes the socket. */
+  close(): Promise<void>;
+}
+
+/** Starts serving every volume (read-write) and snapshot (read-only) of `store` under its id. */
+export async function startNbdServer(options: NbdServerOptions): Promise<NbdServer> {
+  assert(options.socketPath.startsWith('/'), 'startNbdServer: socketPath must be absolute');
+  const server = new StrataNbdServer(options);
+  await server.listen();
+  return server;
+}
+
+/** The URI of an export: `nbd+unix:///NAME?socket=PATH` or `nbd://HOST:PORT/NAME`. */
+export function nbdUri(exportName: string, endpoint: NbdEndpoint): string {
+  const name = encodeURIComponent(exportName);
+  if ('socketPath' in endpoint) {
+    assert(endpoint.socketPath.startsWith('/'), 'nbdUri: socket path must be absolute');
+    return `nbd+unix:///${name}?socket=${encodeURI(endpoint.socketPath)}`;
+  }
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+  return `nbd://${host}:${endpoint.port}/${name}`;
+}

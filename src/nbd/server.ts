@@ -1,0 +1,189 @@
+// The listeners and the set of live connections; each socket goes handshake -> transmission.
+import net from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { chmod, lstat, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { assert } from '../base/assert.ts';
+import { limits } from '../base/limits.ts';
+import { silentLogger } from '../base/log.ts';
+import type { Logger } from '../base/log.ts';
+import type { BlockStore } from '../storage/block-store.ts';
+import { ByteReader, PeerGoneError } from './byte-reader.ts';
+import { NbdConnection } from './connection.ts';
+import { ExportRegistry } from './exports.ts';
+import { HandshakeError, negotiate } from './handshake.ts';
+import type { NbdServer, NbdServerOptions } from './nbd-server.ts';
+import { nbdUri } from './nbd-server.ts';
+
+// A graceful stop waits this long for in-flight requests before the socket is destroyed.
+const STOP_GRACE_MS = 5_000;
+
+/** The NbdServer implementation; construct through startNbdServer. */
+export class StrataNbdServer implements NbdServer {
+  readonly socketPath: string;
+  tcpAddress: { host: string; port: number } | null = null;
+  readonly #options: NbdServerOptions;
+  readonly #store: BlockStore;
+  readonly #logger: Logger;
+  readonly #registry: ExportRegistry;
+  readonly #servers: Server[] = [];
+  readonly #handshaking = new Set<Socket>();
+  readonly #connections = new Set<NbdConnection>();
+  #unsubscribe: (() => void) | null = null;
+  #closing = false;
+
+  constructor(options: NbdServerOptions) {
+    this.#options = options;
+    this.socketPath = options.socketPath;
+    this.#store = options.store;
+    this.#logger = options.logger ?? silentLogger;
+    this.#registry = new ExportRegistry(options.store);
+  }
+
+  /** Binds the unix socket (0600 from the first moment) and the optional TCP port. */
+  async listen(): Promise<void> {
+    await removeStaleSocket(this.socketPath);
+    // Bind under a temporary name, restrict it, then rename: no window where others can connect.
+    const temporary = join(dirname(this.socketPath), `.nbd-${process.pid}-${Date.now()}.sock`);
+    const unix = this.#createServer();
+    await listenOn(unix, { path: temporary });
+    await chmod(temporary, 0o600);
+    await rename(temporary, this.socketPath);
+    this.#servers.push(unix);
+    if (this.#options.tcp) {
+      const tcp = this.#createServer();
+      await listenOn(tcp, { host: this.#options.tcp.host, port: this.#options.tcp.port });
+      const address = tcp.address();
+      assert(address !== null && typeof address === 'object', 'tcp listener has no address');
+      this.tcpAddress = { host: this.#options.tcp.host, port: address.port };
+      this.#servers.push(tcp);
+    }
+    this.#unsubscribe = this.#store.onDeviceRemoved((id) => this.#onDeviceRemoved(id));
+    this.#logger.info({ socket: this.socketPath, tcp: this.tcpAddress }, 'nbd: listening');
+  }
+
+  uri(exportName: string): string {
+    return nbdUri(exportName, { socketPath: this.socketPath });
+  }
+
+  lockForAttachment(volumeId: string, owner: string): string {
+    const lock = this.#registry.lock(volumeId, owner);
+    for (const connection of this.#connections) {
+      if (connection.deviceId === volumeId && connection.exportName !== lock.secretExportName) {
+        void this.#stop(connection);
+      }
+    }
+    return lock.secretExportName;
+  }
+
+  unlock(volumeId: string): void {
+    const held = this.#registry.unlock(volumeId);
+    if (!held) return;
+    for (const connection of this.#connections) {
+      if (connection.exportName === held.secretExportName) void this.#stop(connection);
+    }
+  }
+
+  connectionCount(deviceId?: string): number {
+    let count = 0;
+    for (const connection of this.#connections)
+      if (deviceId === undefined || connection.deviceId === deviceId) count++;
+    return count;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#unsubscribe?.();
+    const closed = this.#servers.map(
+      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+    );
+    for (const socket of this.#handshaking) socket.destroy();
+    await Promise.all([...this.#connections].map((connection) => this.#stop(connection)));
+    await Promise.all(closed);
+    await rm(this.socketPath, { force: true });
+    this.#logger.info({ socket: this.socketPath }, 'nbd: closed');
+  }
+
+  #createServer(): Server {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
+      void this.#accept(socket);
+    });
+    server.on('error', (error) => this.#logger.error({ err: error }, 'nbd: listener error'));
+    return server;
+  }
+
+  async #accept(socket: Socket): Promise<void> {
+    if (this.#closing) return void socket.destroy();
+    socket.setNoDelay(true);
+    // Peers vanish mid-write (EPIPE, ECONNRESET); that ends the socket and is never a server error.
+    socket.on('error', (error) => this.#logger.debug({ err: error }, 'nbd: socket error'));
+    this.#handshaking.add(socket);
+    const timer = setTimeout(() => socket.destroy(), limits.nbdHandshakeTimeoutMs);
+    const reader = new ByteReader(socket);
+    try {
+      const negotiated = await negotiate(socket, reader, this.#registry);
+      const leftover = reader.detach();
+      if (this.#closing || socket.destroyed) return void socket.destroy();
+      const connection = new NbdConnection({
+        socket,
+        store: this.#store,
+        negotiated,
+        logger: this.#logger,
+        leftover,
+      });
+      this.#connections.add(connection);
+      socket.once('close', () => this.#connections.delete(connection));
+      this.#logger.debug({ export: negotiated.export.device.id }, 'nbd: client connected');
+    } catch (error) {
+      reader.detach();
+      if (error instanceof HandshakeError || error instanceof PeerGoneError) {
+        this.#logger.debug({ reason: error.message }, 'nbd: handshake ended');
+        socket.end();
+        setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
+      } else {
+        throw error;
+      }
+    } finally {
+      clearTimeout(timer);
+      this.#handshaking.delete(socket);
+    }
+  }
+
+  #onDeviceRemoved(id: string): void {
+    this.#registry.unlock(id);
+    for (const connection of this.#connections) if (connection.deviceId === id) void this.#stop(connection);
+  }
+
+  async #stop(connection: NbdConnection): Promise<void> {
+    const timer = setTimeout(() => connection.destroy(), STOP_GRACE_MS);
+    await connection.stop();
+    clearTimeout(timer);
+  }
+}
+
+function listenOn(server: Server, options: net.ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+// A socket file left by a daemon that died is replaced; a live one (someone answers) is an error.
+async function removeStaleSocket(path: string): Promise<void> {
+  const stat = await lstat(path).catch(() => null);
+  if (!stat) return;
+  if (!stat.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect({ path }, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on('error', () => resolve(false));
+  });
+  if (alive) throw new Error(`another server is listening on ${path}`);
+  await rm(path, { force: true });
+}

@@ -1,0 +1,1142 @@
+// The block store: a sparse data file of extents plus a birth-generation mapping index (see docs/storage.md).
+import { mkdir, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assert } from '../../base/assert.ts';
+import { limits } from '../../base/limits.ts';
+import { silentLogger, type Logger } from '../../base/log.ts';
+import {
+  StoreError,
+  type BlockStore,
+  type DeviceInfo,
+  type DeviceUsage,
+  type MappedRange,
+  type PoolUsage,
+  type WriteOptions,
+  type ZeroOptions,
+} from '../block-store.ts';
+import { Allocator } from './allocator.ts';
+import { openRealDataFile, type DataFile } from './data-file.ts';
+import { Lineage, resolveBlock, rowAt, type Row } from './lineage.ts';
+import { ReadTracker } from './read-tracker.ts';
+import {
+  Batch,
+  MetaDb,
+  TOMBSTONE,
+  metaFormatVersion,
+  type DeviceRecord,
+  type MetaSnapshot,
+} from './meta-db.ts';
+
+/** How to open (or create) a pool. Creation options are ignored for an existing pool, except capacity growth. */
+export interface PoolOptions {
+  readonly dir: string;
+  readonly capacityBytes?: number;
+  readonly extentBytes?: number;
+  readonly logger?: Logger;
+  /** Test hook: the data file to use instead of `<dir>/data` (e.g. a LossyDataFile). */
+  readonly dataFile?: DataFile;
+}
+
+/** A device in memory: a view (lineage, gen) where a volume's gen is Infinity (the head). */
+interface Device {
+  readonly id: string;
+  readonly kind: 'volume' | 'snapshot';
+  readonly lineage: Lineage;
+  readonly gen: number;
+  sizeBytes: number;
+  readonly parentId: string | null;
+}
+
+/** Metadata changes of one write, recorded only once its data I/O completed (so a commit never runs ahead). */
+interface Changes {
+  readonly rows: [lineage: number, block: number, birth: number, extent: number | null][];
+  readonly taken: number[];
+  readonly freed: number[];
+}
+
+/** A write of `data[from, from + length)` at file `position`, with no read first. */
+interface Direct {
+  readonly position: number;
+  readonly from: number;
+  readonly length: number;
+}
+
+/** Largest zero buffer a zeroing call allocates at once. */
+const zeroChunkBytes = limits.nbdPayloadBytesMax;
+/** Past this many blocks, range scans iterate mapped rows instead of the block range. */
+const rangeScanBlocksMax = 1 << 16;
+
+/** Opens or creates the pool in `options.dir`. */
+export async function openPool(options: PoolOptions): Promise<Pool> {
+  await mkdir(options.dir, { recursive: true });
+  const meta = new MetaDb(join(options.dir, 'meta.db'));
+  try {
+    let snapshot = meta.load();
+    if (!snapshot.pool.has('format_version')) {
+      meta.apply(await initialBatch(options));
+      snapshot = meta.load();
+    }
+    const version = snapshot.pool.get('format_version');
+    if (version !== metaFormatVersion)
+      throw new StoreError('EINVAL', `pool format ${version} is not ${metaFormatVersion}`);
+    const data = options.dataFile ?? (await openRealDataFile(join(options.dir, 'data')));
+    const pool = new Pool(meta, data, snapshot, options.logger ?? silentLogger);
+    await pool.prepare(options.capacityBytes);
+    return pool;
+  } catch (error) {
+    meta.close();
+    throw error;
+  }
+}
+
+async function initialBatch(options: PoolOptions): Promise<Batch> {
+  const extentBytes = options.extentBytes ?? limits.extentBytesDefault;
+  const powerOfTwo = (extentBytes & (extentBytes - 1)) === 0;
+  if (
+    !Number.isSafeInteger(extentBytes) ||
+    !powerOfTwo ||
+    extentBytes < 4096 ||
+    extentBytes > 4 * 1024 * 1024
+  ) {
+    throw new StoreError(
+      'EINVAL',
+      `extent size must be a power of two in [4 KiB, 4 MiB]: got ${extentBytes}`,
+    );
+  }
+  // Default capacity: the file system's free space at creation (thin: nothing is reserved).
+  const fs = await statfs(options.dir);
+  const capacityBytes = options.capacityBytes ?? fs.bavail * fs.bsize;
+  if (!Number.isSafeInteger(capacityBytes) || capacityBytes < extentBytes) {
+    throw new StoreError('EINVAL', `capacity must hold at least one extent: got ${capacityBytes}`);
+  }
+  const batch = new Batch();
+  batch.pool.set('format_version', metaFormatVersion);
+  batch.pool.set('extent_bytes', extentBytes);
+  batch.pool.set('capacity_extents', Math.floor(capacityBytes / extentBytes));
+  batch.pool.set('high_water', 0);
+  batch.pool.set('next_lineage', 1);
+  return batch;
+}
+
+/** The BlockStore implementation. Construct through `openPool`. */
+export class Pool implements BlockStore {
+  readonly extentBytes: number;
+  readonly #meta: MetaDb;
+  readonly #data: DataFile;
+  readonly #log: Logger;
+  readonly #allocator: Allocator;
+  readonly #lineages = new Map<number, Lineage>();
+  readonly #devices = new Map<string, Device>();
+  readonly #listeners = new Set<(id: string) => void>();
+  readonly #reads = new ReadTracker();
+  readonly #reclaimQueue = new Set<Lineage>();
+  readonly #timer: NodeJS.Timeout;
+  #nextLineage: number;
+  #batch = new Batch();
+  #pendingFree: number[] = [];
+  #releasing = 0;
+  #releaseChain: Promise<void> = Promise.resolve();
+  #dataDirty = false;
+  #owned = 0;
+  #commitRunning: Promise<void> = Promise.resolve();
+  #commitQueued: Promise<void> | null = null;
+  #control: Promise<void> = Promise.resolve();
+  #reclaimScheduled = false;
+  #closed = false;
+
+  constructor(meta: MetaDb, data: DataFile, snapshot: MetaSnapshot, log: Logger) {
+    const pool = snapshot.pool;
+    this.extentBytes = pool.get('extent_bytes')!;
+    assert(this.extentBytes > 0, 'pool: no extent size');
+    this.#meta = meta;
+    this.#data = data;
+    this.#log = log;
+    this.#nextLineage = pool.get('next_lineage')!;
+    this.#allocator = new Allocator(pool.get('capacity_extents')!, pool.get('high_water')!, snapshot.free);
+    this.#loadIndex(snapshot);
+    this.#timer = setInterval(() => this.#tick(), limits.storageCommitIntervalMs);
+    this.#timer.unref();
+  }
+
+  #loadIndex(snapshot: MetaSnapshot): void {
+    for (const record of snapshot.lineages) {
+      let parent = null;
+      if (record.parentLineage !== null) {
+        const lineage = this.#lineages.get(record.parentLineage);
+        assert(lineage !== undefined, `lineage ${record.id}: parent ${record.parentLineage} missing`);
+        const bytes = record.parentBytes!;
+        parent = { lineage, gen: record.parentGen!, bytes, blocks: Math.ceil(bytes / this.extentBytes) };
+      }
+      const lineage = new Lineage(record.id, record.gen, parent);
+      parent?.lineage.children.add(lineage);
+      this.#lineages.set(record.id, lineage);
+    }
+    for (const record of snapshot.devices) {
+      const lineage = this.#lineages.get(record.lineage);
+      assert(lineage !== undefined, `device ${record.id}: lineage ${record.lineage} missing`);
+      if (record.kind === 'volume') lineage.volumeId = record.id;
+      else lineage.snapshots.set(record.gen!, record.id);
+      const gen = record.gen ?? Infinity;
+      this.#devices.set(record.id, { ...record, lineage, gen });
+    }
+    for (const m of snapshot.mappings) {
+      const lineage = this.#lineages.get(m.lineage);
+      assert(lineage !== undefined, `mapping: lineage ${m.lineage} missing`);
+      let chain = lineage.blocks.get(m.block);
+      if (chain === undefined) lineage.blocks.set(m.block, (chain = []));
+      chain.unshift({ birth: m.birthGen, extent: m.extent });
+      if (m.extent !== TOMBSTONE) this.#owned++;
+    }
+  }
+
+  /** Finishes opening: turns extents past the committed high-water mark back into holes, grows, reclaims. */
+  async prepare(capacityBytes: number | undefined): Promise<void> {
+    const committedBytes = this.#allocator.highWater * this.extentBytes;
+    if ((await this.#data.sizeBytes()) > committedBytes) await this.#data.truncate(committedBytes);
+    if (capacityBytes !== undefined && capacityBytes > this.usage().capacityBytes)
+      await this.grow(capacityBytes);
+    // Finish reclaims a crash interrupted (cheap: the index is in memory already).
+    for (const lineage of this.#lineages.values()) this.#reclaimQueue.add(lineage);
+    this.#scheduleReclaim();
+  }
+
+  usage(): PoolUsage {
+    const extentBytes = this.extentBytes;
+    return {
+      extentBytes,
+      capacityBytes: this.#allocator.capacityExtents * extentBytes,
+      usedBytes: this.#owned * extentBytes,
+      pendingFreeBytes: (this.#pendingFree.length + this.#releasing) * extentBytes,
+    };
+  }
+
+  async grow(capacityBytes: number): Promise<void> {
+    const extents = Math.floor(capacityBytes / this.extentBytes);
+    if (!Number.isSafeInteger(capacityBytes) || extents < this.#allocator.capacityExtents) {
+      throw new StoreError('EINVAL', `pool capacity never shrinks: asked ${capacityBytes} bytes`);
+    }
+    await this.#exclusive(async () => {
+      this.#allocator.grow(extents);
+      this.#batch.pool.set('capacity_extents', extents);
+      await this.commit();
+    });
+  }
+
+  device(id: string): DeviceInfo | undefined {
+    const device = this.#devices.get(id);
+    return device === undefined ? undefined : info(device);
+  }
+
+  devices(): DeviceInfo[] {
+    return [...this.#devices.values()].map(info);
+  }
+
+  // ---- control operations: serialised, durable when they resolve ----
+
+  async createVolume(id: string, sizeBytes: number): Promise<void> {
+    checkSize(sizeBytes);
+    await this.#exclusive(async () => {
+      this.#checkFree(id);
+      const lineage = this.#newLineage(null);
+      lineage.volumeId = id;
+      this.#addDevice({ id, kind: 'volume', lineage, gen: Infinity, sizeBytes, parentId: null });
+      await this.commit();
+    });
+  }
+
+  async resizeVolume(id: string, sizeBytes: number): Promise<void> {
+    checkSize(sizeBytes);
+    await this.#exclusive(async () => {
+      const device = this.#volume(id);
+      if (sizeBytes < device.sizeBytes) {
+        throw new StoreError(
+          'EINVAL',
+          `volumes only grow: ${id} has ${device.sizeBytes} bytes, asked ${sizeBytes}`,
+        );
+      }
+      device.sizeBytes = sizeBytes;
+      this.#batch.devices.set(id, record(device));
+      await this.commit();
+    });
+  }
+
+  async deleteVolume(id: string): Promise<void> {
+    await this.#exclusive(async () => {
+      const device = this.#volume(id);
+      const lineage = device.lineage;
+      const open = await this.#quiesce(lineage);
+      try {
+        lineage.volumeId = null;
+        this.#devices.delete(id);
+        this.#batch.devices.set(id, null);
+        await this.commit();
+      } finally {
+        open();
+      }
+      this.#removed(id, lineage);
+    });
+  }
+
+  async snapshot(volumeId: string, snapshotId: string): Promise<void> {
+    await this.#exclusive(async () => {
+      const volume = this.#volume(volumeId);
+      this.#checkFree(snapshotId);
+      const lineage = volume.lineage;
+      const open = await this.#quiesce(lineage);
+      try {
+        const gen = lineage.gen;
+        lineage.gen = gen + 1;
+        lineage.snapshots.set(gen, snapshotId);
+        lineage.invalidateViews();
+        this.#batch.lineages.set(lineage.id, lineageRecord(lineage));
+        const sizeBytes = volume.sizeBytes;
+        this.#addDevice({ id: snapshotId, kind: 'snapshot', lineage, gen, sizeBytes, parentId: volumeId });
+        await this.commit();
+      } finally {
+        open();
+      }
+    });
+  }
+
+  async clone(snapshotId: string, volumeId: string, sizeBytes?: number): Promise<void> {
+    await this.#exclusive(async () => {
+      const snapshot = this.#snapshot(snapshotId);
+      const size = sizeBytes ?? snapshot.sizeBytes;
+      checkSize(size);
+      if (size < snapshot.sizeBytes) {
+        throw new StoreError('EINVAL', `clone must be at least ${snapshot.sizeBytes} bytes: asked ${size}`);
+      }
+      this.#checkFree(volumeId);
+      const bytes = snapshot.sizeBytes;
+      const parent = {
+        lineage: snapshot.lineage,
+        gen: snapshot.gen,
+        bytes,
+        blocks: Math.ceil(bytes / this.extentBytes),
+      };
+      const lineage = this.#newLineage(parent);
+      lineage.volumeId = volumeId;
+      snapshot.lineage.children.add(lineage);
+      snapshot.lineage.invalidateViews();
+      this.#addDevice({
+        id: volumeId,
+        kind: 'volume',
+        lineage,
+        gen: Infinity,
+        sizeBytes: size,
+        parentId: snapshotId,
+      });
+      await this.commit();
+    });
+  }
+
+  async deleteSnapshot(id: string): Promise<void> {
+    await this.#exclusive(async () => {
+      const device = this.#snapshot(id);
+      device.lineage.snapshots.delete(device.gen);
+      device.lineage.invalidateViews();
+      this.#devices.delete(id);
+      this.#batch.devices.set(id, null);
+      await this.commit();
+      this.#removed(id, device.lineage);
+    });
+  }
+
+  #removed(id: string, lineage: Lineage): void {
+    for (const listener of this.#listeners) listener(id);
+    this.#reclaimQueue.add(lineage);
+    this.#scheduleReclaim();
+  }
+
+  #newLineage(parent: Lineage['parent']): Lineage {
+    const lineage = new Lineage(this.#nextLineage++, 1, parent);
+    this.#lineages.set(lineage.id, lineage);
+    this.#batch.pool.set('next_lineage', this.#nextLineage);
+    this.#batch.lineages.set(lineage.id, lineageRecord(lineage));
+    return lineage;
+  }
+
+  #addDevice(device: Device): void {
+    assert(!this.#devices.has(device.id), 'addDevice: id taken');
+    this.#devices.set(device.id, device);
+    this.#batch.devices.set(device.id, record(device));
+  }
+
+  #checkFree(id: string): void {
+    if (typeof id !== 'string' || id.length === 0)
+      throw new StoreError('EINVAL', 'device id must be non-empty');
+    if (this.#devices.has(id)) throw new StoreError('EEXIST', `device ${id} already exists`);
+  }
+
+  #find(id: string): Device {
+    const device = this.#devices.get(id);
+    if (device === undefined) throw new StoreError('ENOENT', `no device ${id}`);
+    return device;
+  }
+
+  #volume(id: string): Device {
+    const device = this.#find(id);
+    if (device.kind !== 'volume') throw new StoreError('EROFS', `${id} is a snapshot (read-only)`);
+    return device;
+  }
+
+  #snapshot(id: string): Device {
+    const device = this.#find(id);
+    if (device.kind !== 'snapshot') throw new StoreError('EINVAL', `${id} is a volume, not a snapshot`);
+    return device;
+  }
+
+  /** Runs control operations one at a time. */
+  #exclusive<T>(operation: () => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    const result = this.#control.then(operation);
+    this.#control = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  /** Stops new writes to `lineage` and waits for those in flight; returns the function that reopens it. */
+  async #quiesce(lineage: Lineage): Promise<() => void> {
+    while (lineage.gate !== null) await lineage.gate;
+    let open!: () => void;
+    lineage.gate = new Promise<void>((resolve) => (open = resolve));
+    if (lineage.writesInFlight > 0) await new Promise<void>((resolve) => (lineage.drained = resolve));
+    lineage.drained = null;
+    assert(lineage.writesInFlight === 0 && lineage.busy.size === 0, 'quiesce: writes still in flight');
+    return () => {
+      lineage.gate = null;
+      open();
+    };
+  }
+
+  /** Counts a write in on its volume; waits (returns a promise) only while a control operation holds the gate. */
+  #enter(device: Device): Promise<void> | undefined {
+    if (device.lineage.gate === null) {
+      device.lineage.writesInFlight++;
+      return undefined;
+    }
+    return this.#enterLater(device);
+  }
+
+  async #enterLater(device: Device): Promise<void> {
+    const lineage = device.lineage;
+    while (lineage.gate !== null) await lineage.gate;
+    if (this.#devices.get(device.id) !== device) throw new StoreError('ENOENT', `no device ${device.id}`);
+    lineage.writesInFlight++;
+  }
+
+  #leave(device: Device): void {
+    const lineage = device.lineage;
+    lineage.writesInFlight--;
+    assert(lineage.writesInFlight >= 0, 'leave: negative writes in flight');
+    if (lineage.writesInFlight === 0 && lineage.drained !== null) lineage.drained();
+  }
+
+  // ---- data path ----
+
+  async read(id: string, offset: number, length: number): Promise<Buffer> {
+    this.#checkOpen();
+    const device = this.#find(id);
+    this.#checkRange(device, offset, length);
+    const out = Buffer.allocUnsafe(length);
+    if (length === 0) return out;
+    const extentBytes = this.extentBytes;
+    const first = Math.floor(offset / extentBytes);
+    const last = Math.floor((offset + length - 1) / extentBytes);
+    if (device.kind === 'volume' && device.lineage.busy.size > 0) await waitIdle(device.lineage, first, last);
+    const io = this.#readRuns(device, out, offset, first, last);
+    if (io !== null) await io;
+    return out;
+  }
+
+  /** Issues the reads of blocks [first, last], one per physically contiguous run; zero-fills holes. */
+  #readRuns(
+    device: Device,
+    out: Buffer,
+    offset: number,
+    first: number,
+    last: number,
+  ): Promise<unknown> | null {
+    const extentBytes = this.extentBytes;
+    const length = out.length;
+    const io: Promise<void>[] = [];
+    let runPosition = -1;
+    let runStart = 0;
+    let runLength = 0;
+    for (let block = first; block <= last; block++) {
+      const start = Math.max(offset, block * extentBytes);
+      const end = Math.min(offset + length, (block + 1) * extentBytes);
+      const extent = resolveBlock(device.lineage, device.gen, block);
+      if (extent === TOMBSTONE) {
+        out.fill(0, start - offset, end - offset);
+        continue;
+      }
+      const position = extent * extentBytes + (start - block * extentBytes);
+      if (runLength > 0 && runPosition + runLength === position && runStart + runLength === start - offset) {
+        runLength += end - start;
+        continue;
+      }
+      if (runLength > 0) io.push(this.#readData(out, runStart, runLength, runPosition));
+      runPosition = position;
+      runStart = start - offset;
+      runLength = end - start;
+    }
+    if (runLength > 0) io.push(this.#readData(out, runStart, runLength, runPosition));
+    return io.length === 0 ? null : io.length === 1 ? io[0]! : Promise.all(io);
+  }
+
+  async write(id: string, offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
+    this.#checkOpen();
+    const device = this.#volume(id);
+    this.#checkRange(device, offset, data.length);
+    if (data.length > 0) {
+      const entering = this.#enter(device);
+      if (entering !== undefined) await entering;
+      try {
+        await this.#writeRange(device.lineage, offset, data, false);
+      } finally {
+        this.#leave(device);
+      }
+    }
+    if (options?.fua === true) await this.commit();
+  }
+
+  async trim(id: string, offset: number, length: number, options?: WriteOptions): Promise<void> {
+    this.#checkOpen();
+    const device = this.#volume(id);
+    this.#checkRange(device, offset, length);
+    if (length > 0) {
+      const entering = this.#enter(device);
+      if (entering !== undefined) await entering;
+      try {
+        await this.#trimRange(device.lineage, offset, length);
+      } finally {
+        this.#leave(device);
+      }
+    }
+    if (options?.fua === true) await this.commit();
+  }
+
+  async writeZeroes(id: string, offset: number, length: number, options?: ZeroOptions): Promise<void> {
+    if (options?.noHole !== true) return this.trim(id, offset, length, options);
+    this.#checkOpen();
+    const device = this.#volume(id);
+    this.#checkRange(device, offset, length);
+    const entering = this.#enter(device);
+    if (entering !== undefined) await entering;
+    try {
+      const zeros = Buffer.alloc(Math.min(length, zeroChunkBytes));
+      for (let done = 0; done < length; done += zeros.length) {
+        const chunk = Math.min(zeros.length, length - done);
+        await this.#writeRange(device.lineage, offset + done, zeros.subarray(0, chunk), false);
+      }
+    } finally {
+      this.#leave(device);
+    }
+    if (options?.fua === true) await this.commit();
+  }
+
+  async #trimRange(lineage: Lineage, offset: number, length: number): Promise<void> {
+    const extentBytes = this.extentBytes;
+    const end = offset + length;
+    const wholeFirst = Math.ceil(offset / extentBytes);
+    const wholeEnd = Math.floor(end / extentBytes);
+    if (wholeFirst >= wholeEnd) {
+      await this.#writeRange(lineage, offset, Buffer.alloc(length), true);
+      return;
+    }
+    if (offset < wholeFirst * extentBytes) {
+      await this.#writeRange(lineage, offset, Buffer.alloc(wholeFirst * extentBytes - offset), true);
+    }
+    const blocks = this.#candidateBlocks(lineage, wholeFirst, wholeEnd - 1);
+    const unlock = tryLockBlocks(lineage, blocks) ?? (await lockBlocks(lineage, blocks));
+    try {
+      const changes: Changes = { rows: [], taken: [], freed: [] };
+      for (const block of blocks) this.#unmapBlock(lineage, block, changes);
+      this.#record(changes);
+    } finally {
+      unlock();
+    }
+    if (end > wholeEnd * extentBytes) {
+      await this.#writeRange(
+        lineage,
+        wholeEnd * extentBytes,
+        Buffer.alloc(end - wholeEnd * extentBytes),
+        true,
+      );
+    }
+  }
+
+  /** Makes block `block` of the volume read as zeros without writing data. */
+  #unmapBlock(lineage: Lineage, block: number, changes: Changes): void {
+    if (resolveBlock(lineage, Infinity, block) === TOMBSTONE) return;
+    const gen = lineage.gen;
+    const chain = lineage.blocks.get(block);
+    const head = chain?.[0];
+    if (chain !== undefined && head !== undefined && head.birth === gen) {
+      assert(head.extent !== TOMBSTONE, 'unmap: tombstone head resolves to data');
+      this.#free(head.extent, changes);
+      const below = chain[1];
+      const belowIsZero =
+        below !== undefined ? below.extent === TOMBSTONE : this.#parentIsZero(lineage, block);
+      if (belowIsZero) {
+        chain.shift();
+        if (chain.length === 0) lineage.blocks.delete(block);
+        changes.rows.push([lineage.id, block, gen, null]);
+      } else {
+        head.extent = TOMBSTONE;
+        changes.rows.push([lineage.id, block, gen, TOMBSTONE]);
+      }
+      return;
+    }
+    const newChain = chain ?? [];
+    if (chain === undefined) lineage.blocks.set(block, newChain);
+    newChain.unshift({ birth: gen, extent: TOMBSTONE });
+    changes.rows.push([lineage.id, block, gen, TOMBSTONE]);
+    this.#dropIfHidden(lineage, block, newChain, changes);
+  }
+
+  #parentIsZero(lineage: Lineage, block: number): boolean {
+    const parent = lineage.parent;
+    if (parent === null || block >= parent.blocks) return true;
+    return resolveBlock(parent.lineage, parent.gen, block) === TOMBSTONE;
+  }
+
+  /** After a new head row: frees the previous head if no view can see it any more. */
+  #dropIfHidden(lineage: Lineage, block: number, chain: Row[], changes: Changes): void {
+    const previous = chain[1];
+    if (previous === undefined || lineage.isVisible(chain, 1)) return;
+    chain.splice(1, 1);
+    changes.rows.push([lineage.id, block, previous.birth, null]);
+    if (previous.extent !== TOMBSTONE) this.#free(previous.extent, changes);
+  }
+
+  #free(extent: number, changes: Changes): void {
+    assert(extent >= 0 && extent < this.#allocator.highWater, `free: extent ${extent} out of range`);
+    changes.freed.push(extent);
+    this.#owned--;
+  }
+
+  /** Writes `data` at `offset` of the volume of `lineage`; `zeroing` skips blocks that already read as zeros. */
+  async #writeRange(lineage: Lineage, offset: number, data: Buffer, zeroing: boolean): Promise<void> {
+    const extentBytes = this.extentBytes;
+    const first = Math.floor(offset / extentBytes);
+    const last = Math.floor((offset + data.length - 1) / extentBytes);
+    const blocks: number[] = [];
+    for (let block = first; block <= last; block++) blocks.push(block);
+    for (let attempt = 0; ; attempt++) {
+      const unlock = tryLockBlocks(lineage, blocks) ?? (await lockBlocks(lineage, blocks));
+      let needed = 0;
+      for (const block of blocks) if (this.#needsExtent(lineage, block, zeroing)) needed++;
+      if (needed <= this.#allocator.available()) {
+        try {
+          const changes: Changes = { rows: [], taken: [], freed: [] };
+          await Promise.all(this.#writeBlocks(lineage, blocks, offset, data, zeroing, changes));
+          this.#record(changes);
+        } finally {
+          unlock();
+        }
+        return;
+      }
+      unlock();
+      if (attempt > 0 || !this.#mayFreeSoon()) {
+        throw new StoreError(
+          'ENOSPC',
+          `pool full: write needs ${needed} extents, ${this.#allocator.available()} free`,
+        );
+      }
+      this.#runReclaims();
+      await this.commit();
+      await this.#releaseChain;
+    }
+  }
+
+  #mayFreeSoon(): boolean {
+    return this.#pendingFree.length > 0 || this.#releasing > 0 || this.#reclaimQueue.size > 0;
+  }
+
+  #needsExtent(lineage: Lineage, block: number, zeroing: boolean): boolean {
+    const head = lineage.blocks.get(block)?.[0];
+    if (head !== undefined && head.birth === lineage.gen && head.extent !== TOMBSTONE) return false;
+    return !(zeroing && resolveBlock(lineage, Infinity, block) === TOMBSTONE);
+  }
+
+  /** Plans every block synchronously, then issues the I/O; physically contiguous direct writes become one. */
+  #writeBlocks(
+    lineage: Lineage,
+    blocks: readonly number[],
+    offset: number,
+    data: Buffer,
+    zeroing: boolean,
+    changes: Changes,
+  ): Promise<void>[] {
+    const io: Promise<void>[] = [];
+    let run: Direct | null = null;
+    for (const block of blocks) {
+      const plan = this.#writeBlock(lineage, block, offset, data, zeroing, changes);
+      if (plan === null) continue;
+      if (plan instanceof Promise) {
+        io.push(plan);
+      } else if (
+        run !== null &&
+        run.position + run.length === plan.position &&
+        run.from + run.length === plan.from
+      ) {
+        run = { position: run.position, from: run.from, length: run.length + plan.length };
+      } else {
+        if (run !== null)
+          io.push(this.#writeData(data.subarray(run.from, run.from + run.length), run.position));
+        run = plan;
+      }
+    }
+    if (run !== null) io.push(this.#writeData(data.subarray(run.from, run.from + run.length), run.position));
+    return io;
+  }
+
+  /** Decides block `block`'s mapping synchronously; returns a direct write of `data`, a copy-on-write, or null. */
+  #writeBlock(
+    lineage: Lineage,
+    block: number,
+    offset: number,
+    data: Buffer,
+    zeroing: boolean,
+    changes: Changes,
+  ): Direct | Promise<void> | null {
+    const extentBytes = this.extentBytes;
+    const blockStart = block * extentBytes;
+    const start = Math.max(offset, blockStart);
+    const end = Math.min(offset + data.length, blockStart + extentBytes);
+    const inner = start - blockStart;
+    const slice = data.subarray(start - offset, end - offset);
+    const gen = lineage.gen;
+    let chain = lineage.blocks.get(block);
+    const head = chain?.[0];
+    if (head !== undefined && head.birth === gen && head.extent !== TOMBSTONE) {
+      return { position: head.extent * extentBytes + inner, from: start - offset, length: end - start };
+    }
+    const source = resolveBlock(lineage, Infinity, block);
+    if (zeroing && source === TOMBSTONE) return null;
+    const { extent, fresh } = this.#allocator.allocate();
+    this.#owned++;
+    if (fresh) {
+      // The hole is durable as "free" first, so a crash before this write commits cannot leak it.
+      this.#batch.pool.set('high_water', this.#allocator.highWater);
+      this.#batch.free.set(extent, true);
+    }
+    changes.taken.push(extent);
+    changes.rows.push([lineage.id, block, gen, extent]);
+    if (chain === undefined) lineage.blocks.set(block, (chain = []));
+    if (head !== undefined && head.birth === gen) {
+      head.extent = extent;
+    } else {
+      chain.unshift({ birth: gen, extent });
+      this.#dropIfHidden(lineage, block, chain, changes);
+    }
+    const position = extent * extentBytes;
+    if (slice.length === extentBytes) return { position, from: start - offset, length: extentBytes };
+    if (source === TOMBSTONE && fresh)
+      return { position: position + inner, from: start - offset, length: end - start };
+    return this.#copyOnWrite(extent, source, inner, slice);
+  }
+
+  /** A partial write to a new extent: old contents (or zeros) around the new data, written whole. */
+  async #copyOnWrite(extent: number, source: number, inner: number, slice: Buffer): Promise<void> {
+    const extentBytes = this.extentBytes;
+    const position = extent * extentBytes;
+    // A reused extent holds stale bytes: write all of it, old contents (or zeros) around the new data.
+    const whole = source === TOMBSTONE ? Buffer.alloc(extentBytes) : Buffer.allocUnsafe(extentBytes);
+    if (source !== TOMBSTONE) await this.#readData(whole, 0, extentBytes, source * extentBytes);
+    slice.copy(whole, inner);
+    await this.#writeData(whole, position);
+  }
+
+  async #writeData(buffer: Buffer, position: number): Promise<void> {
+    const extentBytes = this.extentBytes;
+    assert(position >= 0 && buffer.length > 0, 'writeData: bad position');
+    assert(position + buffer.length <= this.#allocator.highWater * extentBytes, 'writeData: past high water');
+    await this.#data.write(buffer, 0, buffer.length, position);
+    this.#dataDirty = true;
+  }
+
+  /** Reads data; tracked so extents freed meanwhile are not reused until the read is done. */
+  #readData(buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
+    assert(position + length <= this.#allocator.highWater * this.extentBytes, 'readData: past high water');
+    const epoch = this.#reads.begin();
+    const end = () => this.#reads.end(epoch);
+    return this.#data.read(buffer, offset, length, position).then(
+      (count) => {
+        assert(count >= 0 && count <= length, 'read: bad count');
+        if (count === length) return end();
+        return this.#readFully(buffer, offset + count, length - count, position + count, count === 0).finally(
+          end,
+        );
+      },
+      (error: unknown) => {
+        end();
+        throw error;
+      },
+    );
+  }
+
+  async #readFully(buffer: Buffer, offset: number, length: number, position: number, atEnd: boolean) {
+    if (atEnd) {
+      buffer.fill(0, offset, offset + length);
+      return;
+    }
+    let done = 0;
+    while (done < length) {
+      const count = await this.#data.read(buffer, offset + done, length - done, position + done);
+      assert(count >= 0 && count <= length - done, 'read: bad count');
+      // Past the end of the sparse file: a hole, reads as zeros.
+      if (count === 0) {
+        buffer.fill(0, offset + done, offset + length);
+        return;
+      }
+      done += count;
+    }
+  }
+
+  /** Adds a completed write's metadata to the open commit group. */
+  #record(changes: Changes): void {
+    const batch = this.#batch;
+    for (const [lineage, block, birth, extent] of changes.rows)
+      batch.setMapping(lineage, block, birth, extent);
+    for (const extent of changes.taken) batch.free.set(extent, false);
+    for (const extent of changes.freed) {
+      batch.free.set(extent, true);
+      this.#pendingFree.push(extent);
+    }
+  }
+
+  // ---- durability ----
+
+  async flush(): Promise<void> {
+    this.#checkOpen();
+    await this.commit();
+  }
+
+  /** Group commit: fdatasync the data file, then commit the metadata batch in one SQLite transaction. */
+  commit(): Promise<void> {
+    if (this.#commitQueued !== null) return this.#commitQueued;
+    const next = this.#commitRunning.then(() => {
+      this.#commitQueued = null;
+      return this.#commitOnce();
+    });
+    this.#commitQueued = next;
+    this.#commitRunning = next.catch(() => undefined);
+    return next;
+  }
+
+  async #commitOnce(): Promise<void> {
+    const batch = this.#batch;
+    const freed = this.#pendingFree;
+    const dataDirty = this.#dataDirty;
+    this.#batch = new Batch();
+    this.#pendingFree = [];
+    this.#dataDirty = false;
+    if (dataDirty) await this.#data.sync();
+    if (!batch.isEmpty()) this.#meta.apply(batch);
+    if (freed.length === 0) return;
+    // Reuse only after the free is durable and no read that began before it can still see the old bytes.
+    this.#releasing += freed.length;
+    const reads = this.#reads.drained();
+    this.#releaseChain = Promise.all([this.#releaseChain, reads]).then(() => {
+      this.#releasing -= freed.length;
+      if (!this.#closed) this.#allocator.release(freed);
+    });
+  }
+
+  #tick(): void {
+    if (this.#closed) return;
+    // Only metadata needs the timer; in-place data waits for flush/FUA like a disk's volatile cache.
+    if (this.#batch.isEmpty() && this.#pendingFree.length === 0) return;
+    this.commit().catch((error: unknown) =>
+      this.#log.error({ err: error }, 'storage: background commit failed'),
+    );
+  }
+
+  // ---- reclaim ----
+
+  #scheduleReclaim(): void {
+    if (this.#reclaimScheduled || this.#closed) return;
+    this.#reclaimScheduled = true;
+    setImmediate(() => {
+      this.#reclaimScheduled = false;
+      if (this.#closed) return;
+      const next = this.#reclaimQueue.values().next();
+      if (next.done === true) return;
+      this.#reclaimQueue.delete(next.value);
+      this.#reclaim(next.value);
+      this.#scheduleReclaim();
+      if (this.#reclaimQueue.size === 0) this.#tick();
+    });
+  }
+
+  #runReclaims(): void {
+    for (const lineage of this.#reclaimQueue) this.#reclaim(lineage);
+    this.#reclaimQueue.clear();
+  }
+
+  /** Frees the rows of one lineage that no view can see (a per-lineage sweep, never the whole pool). */
+  #reclaim(lineage: Lineage): void {
+    if (this.#lineages.get(lineage.id) !== lineage) return;
+    const changes: Changes = { rows: [], taken: [], freed: [] };
+    const dead = lineage.isDead();
+    for (const [block, chain] of lineage.blocks) {
+      if (lineage.busy.has(block)) continue;
+      const keep = chain.map((_, index) => !dead && lineage.isVisible(chain, index));
+      for (let index = chain.length - 1; index >= 0; index--) {
+        if (keep[index] === true) continue;
+        const [row] = chain.splice(index, 1);
+        changes.rows.push([lineage.id, block, row!.birth, null]);
+        if (row!.extent !== TOMBSTONE) this.#free(row!.extent, changes);
+      }
+      if (chain.length === 0) lineage.blocks.delete(block);
+    }
+    this.#record(changes);
+    if (!dead) return;
+    assert(lineage.blocks.size === 0, 'reclaim: dead lineage kept rows');
+    this.#lineages.delete(lineage.id);
+    this.#batch.lineages.set(lineage.id, null);
+    const parent = lineage.parent?.lineage;
+    if (parent !== undefined) {
+      parent.children.delete(lineage);
+      parent.invalidateViews();
+      this.#reclaimQueue.add(parent);
+    }
+  }
+
+  // ---- maps ----
+
+  mapRange(id: string, offset: number, length: number): MappedRange[] {
+    const device = this.#find(id);
+    this.#checkRange(device, offset, length);
+    if (length === 0) return [];
+    const extentBytes = this.extentBytes;
+    const first = Math.floor(offset / extentBytes);
+    const last = Math.floor((offset + length - 1) / extentBytes);
+    const blocks = this.#candidateBlocks(device.lineage, first, last).filter(
+      (block) => resolveBlock(device.lineage, device.gen, block) !== TOMBSTONE,
+    );
+    return toRanges(blocks, offset, offset + length, extentBytes);
+  }
+
+  diff(fromId: string | null, toId: string): MappedRange[] {
+    const to = this.#find(toId);
+    const from = fromId === null ? null : this.#find(fromId);
+    const extentBytes = this.extentBytes;
+    const lastBlock = Math.ceil(to.sizeBytes / extentBytes) - 1;
+    const fromBlocks = from === null ? 0 : Math.ceil(from.sizeBytes / extentBytes);
+    const candidates = new Set(this.#candidateBlocks(to.lineage, 0, lastBlock));
+    if (from !== null)
+      for (const block of this.#candidateBlocks(from.lineage, 0, lastBlock)) candidates.add(block);
+    const result: MappedRange[] = [];
+    for (const block of [...candidates].sort((a, b) => a - b)) {
+      const toExtent = resolveBlock(to.lineage, to.gen, block);
+      const fromExtent =
+        from === null || block >= fromBlocks ? TOMBSTONE : resolveBlock(from.lineage, from.gen, block);
+      if (toExtent === fromExtent) continue;
+      const start = block * extentBytes;
+      const length = Math.min(extentBytes, to.sizeBytes - start);
+      const allocated = toExtent !== TOMBSTONE;
+      const previous = result.at(-1);
+      if (
+        previous !== undefined &&
+        previous.allocated === allocated &&
+        previous.offset + previous.length === start
+      ) {
+        result[result.length - 1] = { offset: previous.offset, length: previous.length + length, allocated };
+      } else {
+        result.push({ offset: start, length, allocated });
+      }
+    }
+    return result;
+  }
+
+  deviceUsage(id: string): DeviceUsage {
+    const device = this.#find(id);
+    const lastBlock = Math.ceil(device.sizeBytes / this.extentBytes) - 1;
+    let mapped = 0;
+    for (const block of this.#candidateBlocks(device.lineage, 0, lastBlock)) {
+      if (resolveBlock(device.lineage, device.gen, block) !== TOMBSTONE) mapped++;
+    }
+    let owned = 0;
+    for (const chain of device.lineage.blocks.values()) {
+      if (device.kind === 'volume') owned += chain.filter((row) => row.extent !== TOMBSTONE).length;
+      else if (this.#onlySnapshotSees(device, chain)) owned++;
+    }
+    return { mappedBytes: mapped * this.extentBytes, ownedBytes: owned * this.extentBytes };
+  }
+
+  #onlySnapshotSees(device: Device, chain: Row[]): boolean {
+    const row = rowAt(chain, device.gen);
+    if (row === undefined || row.extent === TOMBSTONE) return false;
+    const index = chain.indexOf(row);
+    const lineage = device.lineage;
+    if (index === 0 && lineage.volumeId !== null) return false;
+    const upper = index === 0 ? Infinity : chain[index - 1]!.birth;
+    return !lineage.viewGens().some((gen) => gen !== device.gen && gen >= row.birth && gen < upper);
+  }
+
+  /** Sorted blocks in [first, last] that may be mapped in `lineage` or its ancestors. */
+  #candidateBlocks(lineage: Lineage, first: number, last: number): number[] {
+    const count = last - first + 1;
+    if (count <= 0) return [];
+    let mappedRows = 0;
+    for (let l: Lineage | undefined = lineage; l !== undefined; l = l.parent?.lineage)
+      mappedRows += l.blocks.size;
+    if (count <= rangeScanBlocksMax || count <= mappedRows) {
+      return Array.from({ length: count }, (_, index) => first + index);
+    }
+    const found = new Set<number>();
+    let limit = last;
+    for (let l: Lineage | undefined = lineage; l !== undefined;) {
+      for (const block of l.blocks.keys()) if (block >= first && block <= limit) found.add(block);
+      limit = Math.min(limit, (l.parent?.blocks ?? 0) - 1);
+      l = l.parent?.lineage;
+    }
+    return [...found].sort((a, b) => a - b);
+  }
+
+  /** Metadata commits and rows written since open (benchmarks use it: metadata cost per snapshot). */
+  metaStats(): { readonly commits: number; readonly rowsWritten: number } {
+    return { ...this.#meta.stats };
+  }
+
+  // ---- lifecycle ----
+
+  onDeviceRemoved(listener: (id: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#control;
+    this.#runReclaims();
+    await this.commit();
+    await this.#releaseChain;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#meta.close();
+    await this.#data.close();
+  }
+
+  /** Test hook: drops the pool as a crash would (no flush, no new commit); closes the metadata handle. */
+  async abandon(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#commitRunning;
+    this.#meta.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreError('EBUSY', 'the block store is closed');
+  }
+
+  #checkRange(device: Device, offset: number, length: number): void {
+    const ok = Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0;
+    if (!ok || offset + length > device.sizeBytes) {
+      throw new StoreError(
+        'EINVAL',
+        `range [${offset}, +${length}) is outside ${device.id} (${device.sizeBytes} bytes)`,
+      );
+    }
+  }
+}
+
+/** Waits until no mutation is in flight on blocks [first, last] of `lineage`. */
+async function waitIdle(lineage: Lineage, first: number, last: number): Promise<void> {
+  if (lineage.busy.size === 0) return;
+  for (;;) {
+    let wait: Promise<void> | undefined;
+    for (let block = first; block <= last && wait === undefined; block++) wait = lineage.busy.get(block);
+    if (wait === undefined) return;
+    await wait;
+  }
+}
+
+/** Marks `blocks` busy once none of them is; returns the unlock. */
+async function lockBlocks(lineage: Lineage, blocks: readonly number[]): Promise<() => void> {
+  for (;;) {
+    let wait: Promise<void> | undefined;
+    if (lineage.busy.size > 0) {
+      for (const block of blocks) if ((wait = lineage.busy.get(block)) !== undefined) break;
+    }
+    if (wait === undefined) break;
+    await wait;
+  }
+  return lockNow(lineage, blocks);
+}
+
+/** Marks `blocks` busy if none of them is, returning the unlock; undefined if one is busy. */
+function tryLockBlocks(lineage: Lineage, blocks: readonly number[]): (() => void) | undefined {
+  if (lineage.busy.size > 0) for (const block of blocks) if (lineage.busy.has(block)) return undefined;
+  return lockNow(lineage, blocks);
+}
+
+function lockNow(lineage: Lineage, blocks: readonly number[]): () => void {
+  let release!: () => void;
+  const busy = new Promise<void>((resolve) => (release = resolve));
+  for (const block of blocks) lineage.busy.set(block, busy);
+  return () => {
+    for (const block of blocks) if (lineage.busy.get(block) === busy) lineage.busy.delete(block);
+    release();
+  };
+}
+
+/** Ranges covering [start, end) exactly, allocated where a sorted mapped block lies. */
+function toRanges(blocks: readonly number[], start: number, end: number, extentBytes: number): MappedRange[] {
+  const ranges: MappedRange[] = [];
+  const push = (offset: number, length: number, allocated: boolean) => {
+    const previous = ranges.at(-1);
+    if (previous !== undefined && previous.allocated === allocated) {
+      ranges[ranges.length - 1] = { offset: previous.offset, length: previous.length + length, allocated };
+    } else {
+      ranges.push({ offset, length, allocated });
+    }
+  };
+  let position = start;
+  for (const block of blocks) {
+    const from = Math.max(start, block * extentBytes);
+    const to = Math.min(end, (block + 1) * extentBytes);
+    if (from > position) push(position, from - position, false);
+    push(from, to - from, true);
+    position = to;
+  }
+  if (position < end) push(position, end - position, false);
+  assert(
+    ranges.reduce((sum, r) => sum + r.length, 0) === end - start,
+    'toRanges: ranges do not cover the request',
+  );
+  return ranges;
+}
+
+function checkSize(sizeBytes: number): void {
+  const max = limits.volumeGiBMax * 1024 * 1024 * 1024;
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % 512 !== 0 || sizeBytes > max) {
+    throw new StoreError('EINVAL', `size must be a positive multiple of 512 up to ${max}: got ${sizeBytes}`);
+  }
+}
+
+function info(device: Device): DeviceInfo {
+  return { id: device.id, kind: device.kind, sizeBytes: device.sizeBytes, parentId: device.parentId };
+}
+
+function record(device: Device): DeviceRecord {
+  const gen = device.kind === 'volume' ? null : device.gen;
+  return { ...info(device), lineage: device.lineage.id, gen };
+}
+
+function lineageRecord(lineage: Lineage) {
+  const parent = lineage.parent;
+  return {
+    id: lineage.id,
+    gen: lineage.gen,
+    parentLineage: parent?.lineage.id ?? null,
+    parentGen: parent?.gen ?? null,
+    parentBytes: parent?.bytes ?? null,
+  };
+}
