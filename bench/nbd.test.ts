@@ -19,6 +19,7 @@ test(
       dir: tmpdir(),
       profile: false,
       only: ['strata', 'qemu', 'nbdkit', 'qcow2'],
+      repeat: 1,
     });
     assert.equal(rows.length, 5);
     for (const row of rows) {

@@ -1,5 +1,5 @@
 // NBD benchmark, run by hand: node --import tsx bench/nbd.ts [--quick] [--json] [--profile] [--dir DIR]
-//   [--only strata,qemu,nbdkit,qcow2] [--size-mib N] [--runtime SECONDS]; STRATA_BENCH_STORE=memory serves
+//   [--only strata,qemu,nbdkit,qcow2] [--size-mib N] [--runtime SECONDS] [--repeat N]; STRATA_BENCH_STORE=memory serves
 //   Strata from the in-memory double (the protocol's cost alone).
 // Side by side in one run, on one file system: Strata (its own process, real pool), qemu-nbd serving a raw
 // file, nbdkit file, and qemu-nbd serving a qcow2 overlay on a raw base. nbdcopy for sequential 1 GiB
@@ -27,6 +27,8 @@ export interface BenchOptions {
   readonly profile: boolean;
   /** Which servers to run: strata, qemu, nbdkit, qcow2. */
   readonly only: readonly string[];
+  /** Interleaved rounds per workload; the table shows medians. */
+  readonly repeat: number;
 }
 
 /** One measured number per server for a workload. */
@@ -54,9 +56,10 @@ function parseArgs(argv: string[]): BenchOptions & { json: boolean } {
     json: argv.includes('--json'),
     profile: argv.includes('--profile'),
     sizeBytes: sizeMiB * MiB,
-    runtimeSeconds: Number(value('--runtime') ?? (quick ? 1 : 10)),
+    runtimeSeconds: Number(value('--runtime') ?? (quick ? 1 : 5)),
     dir: value('--dir') ?? tmpdir(),
     only: (value('--only') ?? 'strata,qemu,nbdkit,qcow2').split(','),
+    repeat: Number(value('--repeat') ?? (quick ? 1 : 3)),
   };
 }
 
@@ -174,84 +177,116 @@ async function fio(uri: string, rw: 'randread' | 'randwrite', options: BenchOpti
   return Math.round(rw === 'randread' ? job.read.iops : job.write.iops);
 }
 
-/** The four standard workloads on one target; the target's device must be `sizeBytes` long. */
-async function measure(
-  target: Target,
-  source: string,
-  options: BenchOptions,
-  rows: Map<string, BenchRow>,
-): Promise<void> {
-  const record = (workload: string, unit: BenchRow['unit'], value: number): void => {
-    const row = rows.get(workload) ?? { workload, unit, results: {} };
-    row.results[target.name] = value;
-    rows.set(workload, row);
-  };
+type Workload = {
+  readonly name: string;
+  readonly unit: BenchRow['unit'];
+  run(target: Target): Promise<number>;
+};
+
+function workloads(source: string, options: BenchOptions): Workload[] {
   const mib = options.sizeBytes / MiB;
-  const write = await seconds(() => exec('nbdcopy', ['--no-extents', source, target.uri]));
-  record(`seq write ${mib} MiB (nbdcopy)`, 'MiB/s', Math.round(mib / write));
-  const read = await seconds(() => exec('nbdcopy', ['--no-extents', target.uri, 'null:']));
-  record(`seq read ${mib} MiB (nbdcopy)`, 'MiB/s', Math.round(mib / read));
-  record('4K rand read QD32 (fio)', 'IOPS', await fio(target.uri, 'randread', options));
-  record('4K rand write QD32 (fio)', 'IOPS', await fio(target.uri, 'randwrite', options));
+  return [
+    {
+      name: `seq write ${mib} MiB (nbdcopy)`,
+      unit: 'MiB/s',
+      run: async (t) =>
+        Math.round(mib / (await seconds(() => exec('nbdcopy', ['--no-extents', source, t.uri])))),
+    },
+    {
+      name: `seq read ${mib} MiB (nbdcopy)`,
+      unit: 'MiB/s',
+      run: async (t) =>
+        Math.round(mib / (await seconds(() => exec('nbdcopy', ['--no-extents', t.uri, 'null:'])))),
+    },
+    { name: '4K rand read QD32 (fio)', unit: 'IOPS', run: (t) => fio(t.uri, 'randread', options) },
+    { name: '4K rand write QD32 (fio)', unit: 'IOPS', run: (t) => fio(t.uri, 'randwrite', options) },
+  ];
 }
 
-/** Runs the whole benchmark; returns its rows. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+// Servers take turns on each workload, round after round, so load from elsewhere hits them alike.
+async function interleave(targets: Target[], list: Workload[], repeat: number): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const workload of list) {
+    const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    for (let round = 0; round < repeat; round++) {
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const target of order) samples.get(target.name)!.push(await workload.run(target));
+    }
+    const results: Record<string, number> = {};
+    for (const [name, values] of samples) results[name] = median(values);
+    rows.push({ workload: workload.name, unit: workload.unit, results });
+  }
+  return rows;
+}
+
+// Random writes right after a snapshot: Strata snapshots its (full) volume; qemu gets a fresh qcow2 overlay
+// over a raw base holding the same data. Every round starts fresh, so every first write copies.
+async function afterSnapshot(
+  dir: string,
+  source: string,
+  options: BenchOptions,
+  strata: (Target & { snapshot(): Promise<void> }) | null,
+): Promise<BenchRow> {
+  const samples: Record<string, number[]> = { strata: [], 'qemu-nbd qcow2 overlay': [] };
+  const base = join(dir, 'base.raw');
+  if (options.only.includes('qcow2')) await copyFile(source, base);
+  for (let round = 0; round < options.repeat; round++) {
+    if (strata) {
+      await strata.snapshot();
+      samples.strata!.push(await fio(strata.uri, 'randwrite', options));
+    }
+    if (!options.only.includes('qcow2')) continue;
+    const overlay = join(dir, `overlay-${round}.qcow2`);
+    await exec('qemu-img', ['create', '-f', 'qcow2', '-F', 'raw', '-b', base, overlay]);
+    const socket = join(dir, `qcow-${round}.sock`);
+    const args = ['--persistent', '--shared=8', '--discard=unmap', '-k', socket, '-f', 'qcow2', overlay];
+    const qcow = await startExternal('qemu-nbd qcow2 overlay', 'qemu-nbd', args, socket);
+    samples['qemu-nbd qcow2 overlay']!.push(
+      await fio(qcow.uri, 'randwrite', options).finally(() => qcow.stop()),
+    );
+    await rm(overlay);
+  }
+  const results: Record<string, number> = {};
+  for (const [name, values] of Object.entries(samples)) if (values.length > 0) results[name] = median(values);
+  return { workload: '4K rand write after snapshot', unit: 'IOPS', results };
+}
+
+/** Runs the whole benchmark; returns its rows (medians over `repeat` interleaved rounds). */
 export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   const dir = await mkdtemp(join(options.dir, 'strata-nbd-bench-'));
-  const rows = new Map<string, BenchRow>();
+  const targets: Target[] = [];
   try {
     const source = join(dir, 'source.raw');
     await writeSource(source, options.sizeBytes);
-    const raw = join(dir, 'target.raw');
-    await exec('qemu-img', ['create', '-f', 'raw', raw, String(options.sizeBytes)]);
-
-    const run = (name: string): boolean => options.only.includes(name);
-    const snapshotRow: BenchRow = { workload: '4K rand write after snapshot', unit: 'IOPS', results: {} };
-    if (run('strata')) {
-      const strata = await startStrata(options, dir);
-      try {
-        await measure(strata, source, options, rows);
-        await strata.snapshot();
-        snapshotRow.results.strata = await fio(strata.uri, 'randwrite', options);
-      } finally {
-        await strata.stop();
-      }
+    let strata: (Target & { snapshot(): Promise<void> }) | null = null;
+    if (options.only.includes('strata')) {
+      strata = await startStrata(options, dir);
+      targets.push(strata);
     }
-    const qemuSocket = join(dir, 'qemu.sock');
-    const qemuArgs = ['--persistent', '--shared=8', '--discard=unmap'];
-    if (run('qemu')) {
-      const qemu = await startExternal(
-        'qemu-nbd raw',
-        'qemu-nbd',
-        [...qemuArgs, '-k', qemuSocket, '-f', 'raw', raw],
-        qemuSocket,
-      );
-      await measure(qemu, source, options, rows).finally(() => qemu.stop());
+    if (options.only.includes('qemu')) {
+      const raw = join(dir, 'qemu.raw');
+      const socket = join(dir, 'qemu.sock');
+      await exec('qemu-img', ['create', '-f', 'raw', raw, String(options.sizeBytes)]);
+      const args = ['--persistent', '--shared=8', '--discard=unmap', '-k', socket, '-f', 'raw', raw];
+      targets.push(await startExternal('qemu-nbd raw', 'qemu-nbd', args, socket));
     }
-    if (run('nbdkit')) {
-      const kitSocket = join(dir, 'nbdkit.sock');
-      const kitArgs = ['--foreground', '--unix', kitSocket, 'file', `file=${raw}`];
-      const nbdkit = await startExternal('nbdkit file', 'nbdkit', kitArgs, kitSocket);
-      await measure(nbdkit, source, options, rows).finally(() => nbdkit.stop());
+    if (options.only.includes('nbdkit')) {
+      const raw = join(dir, 'nbdkit.raw');
+      const socket = join(dir, 'nbdkit.sock');
+      await exec('qemu-img', ['create', '-f', 'raw', raw, String(options.sizeBytes)]);
+      const args = ['--foreground', '--unix', socket, 'file', `file=${raw}`];
+      targets.push(await startExternal('nbdkit file', 'nbdkit', args, socket));
     }
-    if (run('qcow2')) {
-      // The base holds the same data the other servers were given, like a volume before its snapshot.
-      const base = join(dir, 'base.raw');
-      await copyFile(source, base);
-      const overlay = join(dir, 'overlay.qcow2');
-      await exec('qemu-img', ['create', '-f', 'qcow2', '-F', 'raw', '-b', base, overlay]);
-      const qcowSocket = join(dir, 'qcow.sock');
-      const qcowArgs = [...qemuArgs, '-k', qcowSocket, '-f', 'qcow2', overlay];
-      const qcow = await startExternal('qemu-nbd qcow2 overlay', 'qemu-nbd', qcowArgs, qcowSocket);
-      try {
-        snapshotRow.results['qemu-nbd qcow2 overlay'] = await fio(qcow.uri, 'randwrite', options);
-      } finally {
-        await qcow.stop();
-      }
-    }
-    rows.set(snapshotRow.workload, snapshotRow);
-    return [...rows.values()];
+    const rows = await interleave(targets, workloads(source, options), options.repeat);
+    rows.push(await afterSnapshot(dir, source, options, strata));
+    return rows;
   } finally {
+    for (const target of targets) await target.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

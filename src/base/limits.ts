@@ -41,12 +41,22 @@ export const limits = {
   nbdReconnectDelaySeconds: 30,
   /** Serial console bytes kept per instance; GetConsoleOutput returns the last 64 KiB like EC2. */
   consoleBytesMax: 64 * KiB,
-  /** Block store extent size default: 64 KiB (see docs/architecture.md). */
+  /** Block store extent size default: 64 KiB (rationale and measurements in docs/storage.md). */
   extentBytesDefault: 64 * KiB,
   /** EBS direct API block size (Contract). */
   ebsBlockBytes: 512 * KiB,
+  /** EBS direct BlockToken lifetime, in seconds (AWS: 7 days); a leaked token reads its block that long. */
+  ebsBlockTokenTtlSeconds: 7 * 24 * 3600,
+  /** EBS direct MaxResults ceiling (AWS: 10000); one listing page builds this many HMAC tokens. */
+  ebsListResultsMax: 10_000,
+  /** Blocks `strata snapshot upload/download` keep in flight; each holds a 512 KiB buffer on both ends. */
+  ebsTransferBlocksInFlight: 8,
   /** Largest EBS volume, in GiB (io2 Block Express / gp3: 16 TiB = 16384 GiB; io2 up to 65536). */
   volumeGiBMax: 65536,
+  /** Smallest extent a pool may use: the page size; smaller multiplies metadata per byte (docs/storage.md). */
+  extentBytesMin: 4 * KiB,
+  /** Largest extent a pool may use; the first 4 KiB write after a snapshot copies a whole extent. */
+  extentBytesMax: 4 * MiB,
   /** Block store commits dirty metadata at least this often, in ms ("a short interval"). */
   storageCommitIntervalMs: 1000,
   /** EC2 tags per resource; each DescribeX joins tags, so this bounds that join per row. */
@@ -71,6 +81,18 @@ export const limits = {
   shutdownGraceSeconds: 10,
   /** Largest MaxResults a Describe call accepts (EC2's maximum for DescribeVolumes/Snapshots). */
   describeResultsMax: 1000,
+  /** Memory a VM gets at most, whatever its instance type says; each running VM costs this much host RAM. */
+  instanceMemoryMiBMax: 2048,
+  /** Memory a VM gets at least (the demo kernel boots in 128 MiB). */
+  instanceMemoryMiBMin: 256,
+  /** Terminated instances stay in DescribeInstances this long (EC2: about an hour); rows are kept longer. */
+  terminatedInstanceVisibleMs: 60 * 60 * 1000,
+  /** Instances one RunInstances call may launch (MaxCount); each costs a VM and its volumes. */
+  instancesPerRunMax: 20,
+  /** Size of one instance-store (ephemeralN) scratch disk; a sparse file, costing only what the guest writes. */
+  ephemeralDiskBytes: 1 * GiB,
+  /** Launch permissions one ModifyImageAttribute may add or remove. */
+  launchPermissionsPerCallMax: 100,
 } as const;
 
 /** Checks relations between limits; called once at startup. */

@@ -34,8 +34,11 @@ async function toolVersion(name: string, command: string, args: string[], requir
 }
 
 async function acceleratorChecks(): Promise<Check[]> {
-  const tcg = await probeAccelerator('tcg');
-  const kvm = await probeAccelerator('kvm');
+  // TCG gets a long timeout: it is only slow, never hung, and a loaded host must not read as broken.
+  const [tcg, kvm] = await Promise.all([
+    probeAccelerator('tcg', { timeoutMs: 60_000 }),
+    probeAccelerator('kvm'),
+  ]);
   return [
     { name: 'tcg', ok: tcg.usable, required: true, detail: tcg.detail },
     {

@@ -6,13 +6,14 @@ import { registerFsck } from './fsck.ts';
 import { registerNbdUri } from './nbd-uri.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerImage } from './image.ts';
+import { registerSnapshot } from './snapshot.ts';
 
 const program = new Command('strata')
   .description('A self-hosted EC2/EBS-compatible cloud, driven by the stock AWS CLI and SDKs.')
   .showHelpAfterError()
   .enablePositionalOptions();
 
-for (const register of [registerServe, registerAccount, registerFsck, registerNbdUri, registerDoctor, registerImage]) {
+for (const register of [registerServe, registerAccount, registerFsck, registerNbdUri, registerDoctor, registerImage, registerSnapshot]) {
   register(program);
 }
 

@@ -14,6 +14,7 @@ import type { Accounts } from './accounts.ts';
 import type { Regions } from './regions.ts';
 import type { Ebs } from './ebs.ts';
 import type { EbsDirect } from './ebs-direct.ts';
+import type { Compute } from './compute.ts';
 
 /** Which hypervisor backs instances (compute/ is built separately; the choice is carried here). */
 export type Hypervisor = 'qemu' | 'fake';
@@ -39,4 +40,6 @@ export interface Cloud {
   readonly ebs: Ebs;
   /** EBS direct API: snapshot block reads and uploads (cloud/ebs-direct.ts). */
   readonly ebsDirect: EbsDirect;
+  /** EC2 compute: images, instances and their state machine over the VmDriver (cloud/compute.ts). */
+  readonly compute: Compute;
 }

@@ -46,8 +46,8 @@ export interface ReaderDeps {
   readonly db: Kysely<Database>;
   readonly store: BlockStore;
   readonly tokens: EbsTokens;
-  /** BlockToken lifetime, in seconds. */
-  readonly blockTokenTtlSeconds: number;
+  /** BlockToken lifetime, in seconds (asked per listing so it can change at run time). */
+  readonly blockTokenTtlSeconds: () => number;
   readonly now: () => number;
 }
 
@@ -63,7 +63,12 @@ export async function listSnapshotBlocks(
   const { start, max } = pagePosition(deps.tokens, listing, page);
   const sizeBytes = deviceSize(deps.store, snapshotId);
   const from = Math.min(start * blockBytes, sizeBytes);
-  const indexes = blockIndexes(deps.store.mapRange(snapshotId, from, sizeBytes - from), start, max + 1, false);
+  const indexes = blockIndexes(
+    deps.store.mapRange(snapshotId, from, sizeBytes - from),
+    start,
+    max + 1,
+    false,
+  );
   const expiresAt = expirySeconds(deps);
   const blocks = indexes.slice(0, max).map((blockIndex) => ({
     blockIndex,
@@ -140,20 +145,24 @@ export async function getSnapshotBlock(
 }
 
 function pagePosition(tokens: EbsTokens, listing: string, page: ListPage): { start: number; max: number } {
-  const max = page.maxResults ?? 10_000;
-  if (!Number.isSafeInteger(max) || max > 10_000 || max < 0) {
+  const max = page.maxResults ?? limits.ebsListResultsMax;
+  if (!Number.isSafeInteger(max) || max > limits.ebsListResultsMax || max < 0) {
     throw validation(
       'INVALID_PARAMETER_VALUE',
-      `MaxResults must be an integer from 100 to 10000: got ${String(page.maxResults)}.`,
+      `MaxResults must be an integer from 100 to ${limits.ebsListResultsMax}: got ${String(page.maxResults)}.`,
     );
   }
   const startingBlockIndex = page.startingBlockIndex ?? 0;
   if (!Number.isSafeInteger(startingBlockIndex) || startingBlockIndex < 0) {
-    throw validation('INVALID_PARAMETER_VALUE', `StartingBlockIndex must be 0 or more: got ${startingBlockIndex}.`);
+    throw validation(
+      'INVALID_PARAMETER_VALUE',
+      `StartingBlockIndex must be 0 or more: got ${startingBlockIndex}.`,
+    );
   }
   // The EBS FAQ: a MaxResults under 100 still returns up to 100 blocks.
   const clamped = Math.max(max, 100);
-  if (page.nextToken === undefined || page.nextToken === '') return { start: startingBlockIndex, max: clamped };
+  if (page.nextToken === undefined || page.nextToken === '')
+    return { start: startingBlockIndex, max: clamped };
   const resumed = tokens.openPageToken(page.nextToken, listing);
   if (resumed === undefined) throw validation('INVALID_PAGE_TOKEN', 'The pagination token is invalid.');
   return { start: Math.max(resumed, startingBlockIndex), max: clamped };
@@ -196,7 +205,7 @@ function deviceSize(store: BlockStore, id: string): number {
 }
 
 function expirySeconds(deps: ReaderDeps): number {
-  return Math.floor(deps.now() / 1000) + deps.blockTokenTtlSeconds;
+  return Math.floor(deps.now() / 1000) + deps.blockTokenTtlSeconds();
 }
 
 function meta(volumeSizeGiB: number, expiresAtSeconds: number): Omit<ListingMeta, 'nextToken'> {

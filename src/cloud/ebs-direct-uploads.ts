@@ -76,6 +76,8 @@ interface Upload {
   readonly inFlight: Set<Promise<unknown>>;
   completing: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** Last x-amz-Progress recorded, so the row is updated only when it changes (not once per block). */
+  progress: number;
 }
 
 /** The write half of the EBS direct API. */
@@ -118,11 +120,7 @@ export class EbsUploads {
     return this.#create(accountId, checked, digest);
   }
 
-  async #create(
-    accountId: string,
-    request: CheckedStart,
-    digest: string,
-  ): Promise<StartedSnapshot> {
+  async #create(accountId: string, request: CheckedStart, digest: string): Promise<StartedSnapshot> {
     const { db, store, tags, now } = this.#deps;
     const snapshotId = newId('snap');
     const volumeId = newId('vol');
@@ -203,7 +201,13 @@ export class EbsUploads {
   }
 
   #track(fields: Pick<Upload, 'snapshotId' | 'accountId' | 'volumeId' | 'sizeBytes' | 'deadlineMs'>): void {
-    const upload: Upload = { ...fields, inFlight: new Set(), completing: false, timer: undefined };
+    const upload: Upload = {
+      ...fields,
+      inFlight: new Set(),
+      completing: false,
+      timer: undefined,
+      progress: 0,
+    };
     const delayMs = Math.max(0, fields.deadlineMs - this.#deps.now());
     // setTimeout holds at most ~24.8 days; Timeout is at most 72 hours.
     upload.timer = setTimeout(() => void this.#expire(upload), Math.min(delayMs, 2 ** 31 - 1));
@@ -231,9 +235,12 @@ export class EbsUploads {
     await db
       .insertInto('ebs_direct_blocks')
       .values({ snapshot_id: upload.snapshotId, block_index: request.blockIndex, checksum: request.checksum })
-      .onConflict((oc) => oc.columns(['snapshot_id', 'block_index']).doUpdateSet({ checksum: request.checksum }))
+      .onConflict((oc) =>
+        oc.columns(['snapshot_id', 'block_index']).doUpdateSet({ checksum: request.checksum }),
+      )
       .execute();
-    if (request.progress !== undefined) {
+    if (request.progress !== undefined && request.progress !== upload.progress) {
+      upload.progress = request.progress;
       await db
         .updateTable('snapshots')
         .set({ progress: request.progress })
@@ -266,7 +273,10 @@ export class EbsUploads {
       throw validation('INVALID_SNAPSHOT_ID', `The snapshot '${snapshotId}' is being completed.`);
     }
     if (row.state === 'error') {
-      throw validation('WRITE_REQUEST_TIMEOUT', `The snapshot '${snapshotId}' timed out before it was completed.`);
+      throw validation(
+        'WRITE_REQUEST_TIMEOUT',
+        `The snapshot '${snapshotId}' timed out before it was completed.`,
+      );
     }
     throw validation(
       'INVALID_SNAPSHOT_ID',
@@ -278,7 +288,8 @@ export class EbsUploads {
   async complete(accountId: string, snapshotId: string, request: CompleteRequest): Promise<string> {
     checkSnapshotId(snapshotId);
     const upload = this.#uploads.get(snapshotId);
-    if (upload === undefined || upload.accountId !== accountId) return this.#finishedStatus(accountId, snapshotId);
+    if (upload === undefined || upload.accountId !== accountId)
+      return this.#finishedStatus(accountId, snapshotId);
     const live = await this.#writable(accountId, snapshotId);
     live.completing = true;
     try {
@@ -320,7 +331,10 @@ export class EbsUploads {
     }
     if (request.checksum === undefined) return;
     if ((request.checksumAlgorithm ?? 'SHA256') !== 'SHA256') {
-      throw validation('INVALID_PARAMETER_VALUE', `ChecksumAlgorithm must be SHA256: got ${request.checksumAlgorithm}.`);
+      throw validation(
+        'INVALID_PARAMETER_VALUE',
+        `ChecksumAlgorithm must be SHA256: got ${request.checksumAlgorithm}.`,
+      );
     }
     if ((request.checksumAggregationMethod ?? 'LINEAR') !== 'LINEAR') {
       throw validation(
@@ -339,7 +353,8 @@ export class EbsUploads {
 
   async #seal(upload: Upload): Promise<void> {
     const { db, store } = this.#deps;
-    if (store.device(upload.snapshotId) === undefined) await store.snapshot(upload.volumeId, upload.snapshotId);
+    if (store.device(upload.snapshotId) === undefined)
+      await store.snapshot(upload.volumeId, upload.snapshotId);
     await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('snapshots')
@@ -359,7 +374,10 @@ export class EbsUploads {
 
   async #expire(upload: Upload): Promise<void> {
     if (this.#uploads.get(upload.snapshotId) !== upload || upload.completing) return;
-    this.#deps.logger.info({ snapshotId: upload.snapshotId }, 'EBS direct snapshot timed out before completion');
+    this.#deps.logger.info(
+      { snapshotId: upload.snapshotId },
+      'EBS direct snapshot timed out before completion',
+    );
     this.#forget(upload);
     await this.#markError(upload.snapshotId);
     await this.#deps.store.deleteVolume(upload.volumeId).catch(ignoreMissing);
@@ -385,7 +403,11 @@ export class EbsUploads {
   /** Resumes pending uploads after a restart (after the snapshot service's own recovery, which fails them). */
   async recover(): Promise<void> {
     const { db, store } = this.#deps;
-    const pending = await db.selectFrom('ebs_direct_uploads').selectAll().where('state', '=', 'pending').execute();
+    const pending = await db
+      .selectFrom('ebs_direct_uploads')
+      .selectAll()
+      .where('state', '=', 'pending')
+      .execute();
     for (const row of pending) {
       const fields = {
         snapshotId: row.snapshot_id,
@@ -395,11 +417,21 @@ export class EbsUploads {
         deadlineMs: Date.parse(row.deadline),
       };
       if (store.device(row.snapshot_id) !== undefined) {
-        await this.#seal({ ...fields, inFlight: new Set(), completing: false, timer: undefined });
+        await this.#seal({
+          ...fields,
+          inFlight: new Set(),
+          completing: false,
+          timer: undefined,
+          progress: 0,
+        });
       } else if (fields.sizeBytes === 0) {
         await this.#markError(row.snapshot_id);
       } else {
-        await db.updateTable('snapshots').set({ state: 'pending' }).where('id', '=', row.snapshot_id).execute();
+        await db
+          .updateTable('snapshots')
+          .set({ state: 'pending' })
+          .where('id', '=', row.snapshot_id)
+          .execute();
         this.#track(fields);
       }
     }
@@ -427,7 +459,10 @@ function checkBlock(upload: Upload, request: PutBlockRequest): void {
     );
   }
   if (request.checksumAlgorithm !== 'SHA256') {
-    throw validation('INVALID_PARAMETER_VALUE', `ChecksumAlgorithm must be SHA256: got ${request.checksumAlgorithm}.`);
+    throw validation(
+      'INVALID_PARAMETER_VALUE',
+      `ChecksumAlgorithm must be SHA256: got ${request.checksumAlgorithm}.`,
+    );
   }
   const actual = createHash('sha256').update(request.data).digest('base64');
   if (actual !== request.checksum) {
@@ -436,8 +471,14 @@ function checkBlock(upload: Upload, request: PutBlockRequest): void {
       `The value of the checksum ${request.checksum} does not match the data (SHA256 ${actual}).`,
     );
   }
-  if (request.progress !== undefined && !(Number.isInteger(request.progress) && request.progress >= 0 && request.progress <= 100)) {
-    throw validation('INVALID_PARAMETER_VALUE', `Progress must be an integer from 0 to 100: got ${request.progress}.`);
+  if (
+    request.progress !== undefined &&
+    !(Number.isInteger(request.progress) && request.progress >= 0 && request.progress <= 100)
+  ) {
+    throw validation(
+      'INVALID_PARAMETER_VALUE',
+      `Progress must be an integer from 0 to 100: got ${request.progress}.`,
+    );
   }
 }
 

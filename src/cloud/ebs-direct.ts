@@ -9,6 +9,7 @@
 //   ebsDirect.close();
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import type { Database } from '../db/schema.ts';
 import type { BlockStore } from '../storage/block-store.ts';
@@ -29,7 +30,7 @@ import {
 } from './ebs-direct-reads.ts';
 
 /** AWS's BlockToken lifetime: 7 days. */
-export const blockTokenTtlSecondsDefault = 7 * 24 * 3600;
+export const blockTokenTtlSecondsDefault = limits.ebsBlockTokenTtlSeconds;
 
 /** What the service is built from. */
 export interface EbsDirectOptions {
@@ -39,7 +40,7 @@ export interface EbsDirectOptions {
   readonly logger: Logger;
   /** The token key lives at `<dataDir>/ebs-token.key`. */
   readonly dataDir: string;
-  /** BlockToken lifetime; default STRATA_EBS_BLOCK_TOKEN_TTL_SECONDS, else 7 days. */
+  /** BlockToken lifetime; default STRATA_EBS_BLOCK_TOKEN_TTL_SECONDS (read at each listing), else 7 days. */
   readonly blockTokenTtlSeconds?: number;
   /** The clock, in ms (tests). */
   readonly now?: () => number;
@@ -84,7 +85,7 @@ export function createEbsDirect(options: EbsDirectOptions): EbsDirect {
     db: options.db,
     store: options.store,
     tokens,
-    blockTokenTtlSeconds: options.blockTokenTtlSeconds ?? ttlFromEnvironment(),
+    blockTokenTtlSeconds: () => options.blockTokenTtlSeconds ?? ttlFromEnvironment(),
     now,
   };
   return {

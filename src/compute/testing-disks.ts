@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect, createServer } from 'node:net';
 import type { DiskSpec } from './vm-driver.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -84,4 +85,47 @@ async function copyNonZero(
   } finally {
     await handle.close();
   }
+}
+
+/** Serves `file` (raw) with qemu-nbd on 127.0.0.1 TCP (a free port), for the TCP form of NbdEndpoint. */
+export async function serveFileWithQemuNbdTcp(
+  file: string,
+  serial: string,
+): Promise<{ disk: DiskSpec; process: ChildProcess }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+  const args = [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--persistent',
+    '--format=raw',
+    '--export-name',
+    serial,
+    file,
+  ];
+  const child = spawn('qemu-nbd', args, { stdio: 'ignore' });
+  for (let tries = 0; tries < 400; tries++) {
+    const listening = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (listening)
+      return { disk: { serial, nbd: { host: '127.0.0.1', port, exportName: serial } }, process: child };
+    if (child.exitCode !== null) break;
+    await sleep(25);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`qemu-nbd did not listen on 127.0.0.1:${port}`);
 }

@@ -20,6 +20,9 @@ import { SecretBox } from '../cloud/accounts-secrets.ts';
 import { createRegions } from '../cloud/regions.ts';
 import { createEbs } from '../cloud/ebs.ts';
 import { createEbsDirect } from '../cloud/ebs-direct.ts';
+import { createCompute } from '../cloud/compute.ts';
+import { createVmDriver } from '../compute/create-driver.ts';
+import type { VmDriver } from '../compute/vm-driver.ts';
 import { ebsDirectHandler } from '../api/ebs/ebs-router.ts';
 import type { Cloud, Hypervisor } from '../cloud/cloud.ts';
 import { startApiServer } from '../api/api-server.ts';
@@ -53,6 +56,8 @@ export interface DaemonOptions {
   readonly logger: Logger;
   /** How long ModifyVolume stays `optimizing`, in ms (default 1000). */
   readonly ebsOptimizingMs?: number;
+  /** A VM driver to use instead of the one `hypervisor` names (tests share a fake host across restarts). */
+  readonly vmDriver?: VmDriver;
 }
 
 /** A running daemon. */
@@ -98,6 +103,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await cloud.ebs.recover();
     closers.push(() => Promise.resolve(cloud.ebsDirect.close()));
     await cloud.ebsDirect.recover();
+    closers.push(() => cloud.compute.close());
+    await cloud.compute.recover();
     const admin = await cloud.accounts.ensureAdmin(options.adminKeys);
     if (!admin.created && options.adminKeys && options.adminKeys.accessKeyId !== admin.key.accessKeyId) {
       options.logger.warn(
@@ -153,6 +160,17 @@ function composeCloud(
     regions,
     ebs,
     ebsDirect: createEbsDirect({ db: database.db, store, tags: ebs.tags, logger: options.logger, dataDir }),
+    compute: createCompute({
+      db: database.db,
+      store,
+      nbd,
+      ebs,
+      regions,
+      dataDir,
+      logger: options.logger,
+      driver:
+        options.vmDriver ?? createVmDriver(options.hypervisor ?? 'qemu', { dataDir, logger: options.logger }),
+    }),
     hypervisor: options.hypervisor ?? 'qemu',
     // Set once the API port is bound (port 0 picks one), before any request is served.
     endpoint: '',

@@ -27,6 +27,9 @@ import type { SnapshotsTable, SnapshotPermissionsTable } from './tables/snapshot
 import type { TagsTable } from './tables/tags.ts';
 import type { ClientTokensTable } from './tables/client-tokens.ts';
 import type { EbsDirectUploadsTable, EbsDirectBlocksTable } from './tables/ebs-direct.ts';
+import type { ImagesTable, ImageLaunchPermissionsTable } from './tables/images.ts';
+import type { InstancesTable } from './tables/instances.ts';
+import type { BlockDeviceMappingsTable } from './tables/block-device-mappings.ts';
 
 /** Every table Strata keeps, by name. */
 export interface Database {
@@ -40,6 +43,10 @@ export interface Database {
   client_tokens: ClientTokensTable;
   ebs_direct_uploads: EbsDirectUploadsTable;
   ebs_direct_blocks: EbsDirectBlocksTable;
+  images: ImagesTable;
+  image_launch_permissions: ImageLaunchPermissionsTable;
+  instances: InstancesTable;
+  block_device_mappings: BlockDeviceMappingsTable;
 }
 
 /** The current time as stored in timestamp columns (ISO-8601 UTC with milliseconds). */

@@ -129,6 +129,11 @@ export class NbdConnection {
 
   // Parses as many requests as the chunk holds, stashing the rest when the queue is full.
   #consume(chunk: Buffer): void {
+    if (this.#stash) {
+      // A chunk that was already on its way when we paused: queue it behind the stash, in order.
+      this.#stash = Buffer.concat([this.#stash, chunk]);
+      return;
+    }
     let at = 0;
     while (at < chunk.length && !this.#stopping) {
       if (this.#inFlight >= limits.nbdQueueDepthMax) {
@@ -233,6 +238,13 @@ export class NbdConnection {
 
   // Checks shared by every command: flags, read-only, bounds. Null when the request may run.
   #checkCommon(request: NbdRequest): Rejection | null {
+    if (request.kind === 'read' && request.length > limits.nbdPayloadBytesMax) {
+      return {
+        request,
+        errno: NbdErrno.EINVAL,
+        message: `read of ${request.length} bytes is over the maximum`,
+      };
+    }
     if ((request.flags & ~KNOWN_COMMAND_FLAGS) !== 0) {
       return {
         request,
@@ -352,6 +364,10 @@ export class NbdConnection {
     }
     if (request.length === 0) return this.#sendChunk(request, ReplyType.NONE, REPLY_FLAG_DONE, 0);
     const whole = (request.flags & CmdFlag.DF) !== 0;
+    if (process.env.NBD_AB === '1') {
+      const d = await this.#store.read(this.deviceId, request.offset, request.length);
+      return this.#sendData(request, request.offset, d, REPLY_FLAG_DONE);
+    }
     const ranges = this.#store.mapRange(this.deviceId, request.offset, request.length);
     if (!whole && ranges.length === 1 && !ranges[0]!.allocated) {
       return this.#sendHole(request, request.offset, request.length, REPLY_FLAG_DONE);

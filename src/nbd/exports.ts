@@ -65,12 +65,10 @@ export class ExportRegistry {
 
   /** Every device by its plain id (secret names are never listed). */
   list(): { name: string; description: string }[] {
-    return this.#store
-      .devices()
-      .map((device) => ({
-        name: device.id,
-        description: describe(device, this.#locksByVolume.get(device.id)?.owner),
-      }));
+    return this.#store.devices().map((device) => ({
+      name: device.id,
+      description: describe(device, this.#locksByVolume.get(device.id)?.owner),
+    }));
   }
 
   /** Locks a volume to one owner; returns the existing lock if the same owner asks again. */

@@ -228,3 +228,18 @@ test('a bad request magic closes the connection and the server keeps serving', a
   assert.equal((await again.client.readReply()).error, 0);
   again.client.destroy();
 });
+
+test('reads longer than the advertised maximum are refused, not buffered', async () => {
+  const id = await volume(64 * MiB);
+  const { client } = await RawClient.open(socketPath, id, { structured: true });
+  client.request(Cmd.READ, 0, 1n, 0, limits.nbdPayloadBytesMax + 512);
+  const refused = await client.readReply();
+  assert.deepEqual([refused.type, refused.error], [ReplyType.ERROR, NbdErrno.EINVAL]);
+  client.request(Cmd.READ, 0, 2n, 0, limits.nbdPayloadBytesMax);
+  const hole = await client.readReply();
+  assert.deepEqual(
+    [hole.type, hole.data.readUInt32BE(8)],
+    [ReplyType.OFFSET_HOLE, limits.nbdPayloadBytesMax],
+  );
+  client.destroy();
+});

@@ -4,6 +4,8 @@ import type { BlockStore } from '../storage/block-store.ts';
 import { assert } from '../base/assert.ts';
 import { StrataNbdServer } from './server.ts';
 
+export { ExportLockError } from './exports.ts';
+
 /** Where a client reaches the server: the unix socket, or a TCP address. */
 export type NbdEndpoint = { readonly socketPath: string } | { readonly host: string; readonly port: number };
 

@@ -42,7 +42,12 @@ export async function runEbsAction(action: EbsAction, request: EbsRequest): Prom
     }
     case 'ListChangedBlocks': {
       const first = request.query.get('firstSnapshotId') ?? undefined;
-      const result = await service.listChangedBlocks(accountId, action.secondSnapshotId, first, page(request));
+      const result = await service.listChangedBlocks(
+        accountId,
+        action.secondSnapshotId,
+        first,
+        page(request),
+      );
       return listing(result, { ChangedBlocks: result.changedBlocks.map(changedJson) });
     }
     case 'GetSnapshotBlock':
@@ -79,9 +84,18 @@ async function startSnapshot(request: EbsRequest): Promise<EbsResponse> {
   return { status: 201, headers: json, body: JSON.stringify(answer) };
 }
 
-async function getSnapshotBlock(request: EbsRequest, snapshotId: string, blockIndex: number): Promise<EbsResponse> {
+async function getSnapshotBlock(
+  request: EbsRequest,
+  snapshotId: string,
+  blockIndex: number,
+): Promise<EbsResponse> {
   const token = request.query.get('blockToken') ?? missing('BlockToken');
-  const block = await request.cloud.ebsDirect.getBlock(request.caller.accountId, snapshotId, blockIndex, token);
+  const block = await request.cloud.ebsDirect.getBlock(
+    request.caller.accountId,
+    snapshotId,
+    blockIndex,
+    token,
+  );
   return {
     status: 200,
     headers: {

@@ -9,6 +9,9 @@ import { regionActions } from './actions/regions.ts';
 import { volumeActions } from './actions/volumes.ts';
 import { snapshotActions } from './actions/snapshots.ts';
 import { tagActions } from './actions/tags.ts';
+import { imageActions } from './actions/images.ts';
+import { instanceActions } from './actions/instances.ts';
+import { attachmentActions } from './actions/instances-attachments.ts';
 
 /** All actions, in coverage-table order. */
 export const ec2Actions: readonly Ec2Action[] = [
@@ -16,6 +19,9 @@ export const ec2Actions: readonly Ec2Action[] = [
   ...volumeActions,
   ...snapshotActions,
   ...tagActions,
+  ...imageActions,
+  ...instanceActions,
+  ...attachmentActions,
 ];
 
 const byName = new Map(ec2Actions.map((action) => [action.name, action]));

@@ -14,6 +14,7 @@ import {
   symlink,
   writeFile,
   chmod,
+  lutimes,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,13 @@ export const DEMO_LAYOUT = {
 const FAT_VOLUME_ID = '5a7a0001';
 const ROOT_UUID = '5a7a0000-0000-4000-8000-000000000001';
 const DISK_SIGNATURE = 0x5a7a0001;
+/** Every timestamp in the image (2026-01-01), so two builds from the same inputs are byte-identical. */
+const BUILD_EPOCH_SECONDS = 1767225600;
+const TOOL_ENV = {
+  ...process.env,
+  SOURCE_DATE_EPOCH: String(BUILD_EPOCH_SECONDS),
+  E2FSPROGS_FAKE_TIME: String(BUILD_EPOCH_SECONDS),
+};
 
 /** Finds the newest cloud kernel in /boot with its modules, busybox and syslinux's MBR; throws naming what is missing. */
 export async function findDemoImageSources(): Promise<DemoImageSources> {
@@ -104,32 +112,35 @@ async function buildBootPartition(output: string, sources: DemoImageSources, wor
   const offsetBytes = DEMO_LAYOUT.bootStartSector * SECTOR_BYTES;
   const sizeKiB = (DEMO_LAYOUT.bootSectorCount * SECTOR_BYTES) / units.KiB;
   const start = String(DEMO_LAYOUT.bootStartSector);
-  await runTool('mkfs.fat', [
-    '-F',
-    '16',
-    '-n',
-    'STRATABOOT',
-    '-i',
-    FAT_VOLUME_ID,
-    '-h',
-    start,
-    '--offset',
-    start,
-    output,
-    String(sizeKiB),
-  ]);
+  await runTool(
+    'mkfs.fat',
+    [
+      '-F',
+      '16',
+      '-n',
+      'STRATABOOT',
+      '-i',
+      FAT_VOLUME_ID,
+      '-h',
+      start,
+      '--offset',
+      start,
+      output,
+      String(sizeKiB),
+    ],
+    { env: TOOL_ENV },
+  );
   const cfg = join(work, 'syslinux.cfg');
   const initrd = join(work, 'initrd');
   await writeFile(cfg, guest.SYSLINUX_CFG);
   await writeFile(initrd, await buildInitrd(sources));
   const mtoolsImage = `${output}@@${offsetBytes}`;
-  // SOURCE_DATE_EPOCH-like determinism for FAT timestamps is not offered by mtools; content is what matters.
-  await runTool('mcopy', ['-i', mtoolsImage, cfg, sources.kernelPath, '::/'], {
-    env: { ...process.env, MTOOLS_SKIP_CHECK: '1' },
-  });
-  await runTool('mmove', ['-i', mtoolsImage, `::/${sources.kernelPath.split('/').pop()}`, '::/vmlinuz']);
-  await runTool('mcopy', ['-i', mtoolsImage, initrd, '::/initrd']);
-  await runTool('syslinux', ['--install', '--offset', String(offsetBytes), output]);
+  const kernel = join(work, 'vmlinuz');
+  await copyFile(sources.kernelPath, kernel);
+  // -m keeps the source files' (fixed) mtimes; SOURCE_DATE_EPOCH fixes the rest (mtools >= 4.0.30).
+  await setTimes([cfg, initrd, kernel]);
+  await runTool('mcopy', ['-m', '-i', mtoolsImage, cfg, kernel, initrd, '::/'], { env: TOOL_ENV });
+  await runTool('syslinux', ['--install', '--offset', String(offsetBytes), output], { env: TOOL_ENV });
 }
 
 /** The initramfs: busybox, our /init and the few modules needed to reach the root volume. */
@@ -185,10 +196,15 @@ async function buildRootPartition(
       output,
       String(blocks),
     ],
-    { env: { ...process.env, E2FSPROGS_FAKE_TIME: '1767225600' } },
+    { env: TOOL_ENV },
   );
+  // mke2fs -d copies each file's ctime, which no tool can set on the host; fix them in the image instead.
+  const ext4 = `${output}?offset=${startSector * SECTOR_BYTES}`;
+  const paths = ['/', ...(await readdir(root, { recursive: true })).map((entry) => `/${entry}`)];
+  const commands = paths.map((path) => `set_inode_field "${path}" ctime @${BUILD_EPOCH_SECONDS}`).join('\n');
+  await writeFile(join(work, 'ctime.debugfs'), `${commands}\n`);
+  await runTool('debugfs', ['-w', '-f', join(work, 'ctime.debugfs'), ext4], { env: TOOL_ENV });
 }
-
 async function stageRootTree(root: string, sources: DemoImageSources): Promise<void> {
   for (const dir of [
     'bin',
@@ -233,4 +249,12 @@ async function stageRootTree(root: string, sources: DemoImageSources): Promise<v
     await writeFile(join(root, path), text, { mode });
     await chmod(join(root, path), mode);
   }
+  // mke2fs -d copies mtimes; fixed ones make the root partition the same on every build.
+  const entries = await readdir(root, { recursive: true });
+  await setTimes(entries.map((entry) => join(root, entry)).sort((a, b) => b.length - a.length));
+  await setTimes([root]);
+}
+
+async function setTimes(paths: readonly string[]): Promise<void> {
+  for (const path of paths) await lutimes(path, BUILD_EPOCH_SECONDS, BUILD_EPOCH_SECONDS);
 }

@@ -1,5 +1,6 @@
 // The qemu driver against the shared conformance suite, with real QEMU under TCG booting the real demo image.
-// Disks are served by qemu-nbd on unix sockets (the Strata NBD server is tested by its own suite).
+// Root disks are served by qemu-nbd on unix sockets, data disks on 127.0.0.1 TCP; one more test boots from
+// Strata's own block store and NBD server.
 import type { ChildProcess } from 'node:child_process';
 import {
   access,
@@ -22,7 +23,7 @@ import type { VmEvent } from '../vm-driver.ts';
 import { buildDemoImage, findDemoImageSources } from '../image/demo-image.ts';
 import { createQemuDriver } from './qemu-driver.ts';
 import { processCommandLine } from './process.ts';
-import { serveFileWithQemuNbd, serveImagesWithStrata } from '../testing-disks.ts';
+import { serveFileWithQemuNbd, serveFileWithQemuNbdTcp, serveImagesWithStrata } from '../testing-disks.ts';
 import { qemuVmName } from './qemu-command.ts';
 
 async function missingTool(): Promise<string | null> {
@@ -82,10 +83,13 @@ vmDriverConformance('qemu (TCG, demo image over qemu-nbd)', async () => {
       return served(serial, file, 0);
     },
     dataDisk: async (serial) => {
+      // Data disks go over TCP, so both NbdEndpoint forms meet real QEMU.
       const file = join(dir, `${serial}.img`);
       await writeFile(file, '');
       await truncate(file, 64 * 1024 * 1024);
-      return served(serial, file);
+      const { disk, process } = await serveFileWithQemuNbdTcp(file, serial);
+      servers.push(process);
+      return disk;
     },
     brokenDisk: (serial) => ({
       serial,

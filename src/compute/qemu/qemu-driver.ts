@@ -323,8 +323,11 @@ class QemuDriver implements VmDriver {
     vm.hostReboot = true;
     if (kind === 'soft') {
       const reset = vm.qmp.waitForEvent('RESET', limits.softRebootGraceMs);
+      reset.catch(() => undefined); // awaited below; if the command fails first, this must not go unhandled
       const keys = ['ctrl', 'alt', 'delete'].map((key) => ({ type: 'qcode', data: key }));
-      await vm.qmp.execute('send-key', { keys });
+      await vm.qmp.execute('send-key', { keys }).catch((error: unknown) => {
+        throw hypervisorError(error, `Ctrl-Alt-Del to ${instanceId}`);
+      });
       try {
         await reset;
         return;
@@ -333,8 +336,13 @@ class QemuDriver implements VmDriver {
       }
     }
     const reset = vm.qmp.waitForEvent('RESET', 5_000);
-    await vm.qmp.execute('system_reset');
-    await reset;
+    reset.catch(() => undefined); // awaited below; if the command fails first, this must not go unhandled
+    try {
+      await vm.qmp.execute('system_reset');
+      await reset;
+    } catch (error) {
+      throw hypervisorError(error, `reset ${instanceId}`);
+    }
   }
 
   async attachVolume(instanceId: string, disk: DiskSpec): Promise<void> {

@@ -4,10 +4,12 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001-accounts.ts';
 import * as m0002 from './0002-volumes-snapshots-tags.ts';
 import * as m0003ebsDirect from './0003-ebs-direct.ts';
+import * as m0004imagesInstances from './0004-images-instances.ts';
 
 /** Migrations by name; names sort in the order they must run. */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001-accounts': m0001,
   '0002-volumes-snapshots-tags': m0002,
   '0003-ebs-direct': m0003ebsDirect,
+  '0004-images-instances': m0004imagesInstances,
 };

@@ -2,7 +2,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { MetaDb, TOMBSTONE, metaFormatVersion, type LineageRecord, type MetaSnapshot } from './meta-db.ts';
+import {
+  MetaDb,
+  TOMBSTONE,
+  busyTimeoutMs,
+  metaFormatVersion,
+  type LineageRecord,
+  type MetaSnapshot,
+} from './meta-db.ts';
 
 /** What fsck found. `problems` empty means consistent; `notes` are harmless (e.g. space awaiting reclaim). */
 export interface FsckReport {
@@ -28,9 +35,15 @@ export async function fsckPool(dir: string, options: { repair?: boolean } = {}):
   const path = join(dir, 'meta.db');
   if (!existsSync(path)) return emptyReport([`no pool metadata at ${path}`]);
   const repaired: string[] = [];
-  if (options.repair === true) repaired.push(...repairPool(path));
+  let integrity: string;
+  try {
+    if (options.repair === true) repaired.push(...repairPool(path));
+    integrity = sqliteIntegrity(path);
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+    return emptyReport([`the pool at ${dir} is open in another process (stop the daemon first)`]);
+  }
   const problems: string[] = [];
-  const integrity = sqliteIntegrity(path);
   if (integrity !== 'ok') problems.push(`metadata database damaged: ${integrity}`);
   const meta = new MetaDb(path, { readonly: true });
   let snapshot: MetaSnapshot;
@@ -49,7 +62,7 @@ export async function fsckPool(dir: string, options: { repair?: boolean } = {}):
 }
 
 function sqliteIntegrity(path: string): string {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = new Database(path, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
   try {
     const rows = db.pragma('integrity_check') as { integrity_check: string }[];
     return rows.map((row) => row.integrity_check).join('; ');
@@ -228,7 +241,7 @@ function checkDataFile(path: string, committedBytes: number, notes: string[]): v
 
 /** Returns leaked extents to the free list and drops bogus free entries; never touches a mapping. */
 function repairPool(path: string): string[] {
-  const db = new Database(path, { fileMustExist: true });
+  const db = new Database(path, { fileMustExist: true, timeout: busyTimeoutMs });
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');

@@ -4,6 +4,8 @@ import { assert } from '../../base/assert.ts';
 
 /** On-disk format version, bumped on incompatible schema changes. */
 export const metaFormatVersion = 1;
+/** How long an opener waits for a pool another process holds before it reports EBUSY. */
+export const busyTimeoutMs = 200;
 /** Extent value of a mapping row that reads as zeros (a trim that must hide an older row or a parent). */
 export const TOMBSTONE = -1;
 
@@ -88,10 +90,13 @@ export class MetaDb {
     this.#db = new Database(path, {
       readonly: options.readonly === true,
       fileMustExist: options.readonly === true,
+      timeout: busyTimeoutMs,
     });
     if (options.readonly !== true) {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma('synchronous = FULL');
+      // One process owns a pool: a second opener (or fsck while the daemon runs) gets SQLITE_BUSY.
+      this.#db.pragma('locking_mode = EXCLUSIVE');
       this.#db.exec(SCHEMA);
     }
     this.#apply =

@@ -6,7 +6,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBlockStore, fsckPool } from '../block-store.ts';
-import { Model, Rng, applyToModel, applyToStore, modelFromStore, nextOp, type Op } from './workload.ts';
+import {
+  Model,
+  Rng,
+  applyToModel,
+  applyToStore,
+  checkMaps,
+  modelFromStore,
+  nextOp,
+  type Op,
+} from './workload.ts';
 
 const seeds =
   process.env.STRATA_SEED !== undefined ? [Number(process.env.STRATA_SEED)] : [Date.now() % 1e9, 1, 2];
@@ -26,6 +35,7 @@ for (const seed of seeds) {
           last = nextOp(rng, model, shape, 'm', index);
           await applyToStore(store, last, model);
           applyToModel(model, last);
+          if (index % 500 === 499) assert.deepEqual(checkMaps(store, model), [], `maps after op ${index}`);
         }
         const reopenedFrom = await modelFromStore(store);
         assert.deepEqual(reopenedFrom, model, 'every device reads as the model');

@@ -223,3 +223,11 @@ test('errors are typed: ENOENT, EEXIST, EINVAL', async () => {
     assert.deepEqual(removed, ['vol-a']);
   });
 });
+
+test('one process owns a pool: a second open and an online fsck are refused', async () => {
+  await withPool(async (store, dir) => {
+    await store.createVolume('vol-a', 4096);
+    await assert.rejects(openBlockStore({ dir }), (e: StoreError) => e.code === 'EBUSY');
+    assert.match((await fsckPool(dir)).problems.join(), /open in another process/);
+  });
+});

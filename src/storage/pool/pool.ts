@@ -69,7 +69,7 @@ const rangeScanBlocksMax = 1 << 16;
 /** Opens or creates the pool in `options.dir`. */
 export async function openPool(options: PoolOptions): Promise<Pool> {
   await mkdir(options.dir, { recursive: true });
-  const meta = new MetaDb(join(options.dir, 'meta.db'));
+  const meta = openMeta(join(options.dir, 'meta.db'));
   try {
     let snapshot = meta.load();
     if (!snapshot.pool.has('format_version')) {
@@ -89,18 +89,30 @@ export async function openPool(options: PoolOptions): Promise<Pool> {
   }
 }
 
+function openMeta(path: string): MetaDb {
+  try {
+    return new MetaDb(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new StoreError('EBUSY', `the pool at ${path} is open in another process`);
+    }
+    throw error;
+  }
+}
+
 async function initialBatch(options: PoolOptions): Promise<Batch> {
   const extentBytes = options.extentBytes ?? limits.extentBytesDefault;
   const powerOfTwo = (extentBytes & (extentBytes - 1)) === 0;
   if (
     !Number.isSafeInteger(extentBytes) ||
     !powerOfTwo ||
-    extentBytes < 4096 ||
-    extentBytes > 4 * 1024 * 1024
+    extentBytes < limits.extentBytesMin ||
+    extentBytes > limits.extentBytesMax
   ) {
+    const range = `[${limits.extentBytesMin}, ${limits.extentBytesMax}]`;
     throw new StoreError(
       'EINVAL',
-      `extent size must be a power of two in [4 KiB, 4 MiB]: got ${extentBytes}`,
+      `extent size must be a power of two in ${range} bytes: got ${extentBytes}`,
     );
   }
   // Default capacity: the file system's free space at creation (thin: nothing is reserved).
@@ -200,6 +212,7 @@ export class Pool implements BlockStore {
     this.#scheduleReclaim();
   }
 
+  /** {@inheritDoc BlockStore.usage} */
   usage(): PoolUsage {
     const extentBytes = this.extentBytes;
     return {
@@ -210,6 +223,7 @@ export class Pool implements BlockStore {
     };
   }
 
+  /** {@inheritDoc BlockStore.grow} */
   async grow(capacityBytes: number): Promise<void> {
     const extents = Math.floor(capacityBytes / this.extentBytes);
     if (!Number.isSafeInteger(capacityBytes) || extents < this.#allocator.capacityExtents) {
@@ -222,17 +236,20 @@ export class Pool implements BlockStore {
     });
   }
 
+  /** {@inheritDoc BlockStore.device} */
   device(id: string): DeviceInfo | undefined {
     const device = this.#devices.get(id);
     return device === undefined ? undefined : info(device);
   }
 
+  /** {@inheritDoc BlockStore.devices} */
   devices(): DeviceInfo[] {
     return [...this.#devices.values()].map(info);
   }
 
   // ---- control operations: serialised, durable when they resolve ----
 
+  /** {@inheritDoc BlockStore.createVolume} */
   async createVolume(id: string, sizeBytes: number): Promise<void> {
     checkSize(sizeBytes);
     await this.#exclusive(async () => {
@@ -244,6 +261,7 @@ export class Pool implements BlockStore {
     });
   }
 
+  /** {@inheritDoc BlockStore.resizeVolume} */
   async resizeVolume(id: string, sizeBytes: number): Promise<void> {
     checkSize(sizeBytes);
     await this.#exclusive(async () => {
@@ -260,6 +278,7 @@ export class Pool implements BlockStore {
     });
   }
 
+  /** {@inheritDoc BlockStore.deleteVolume} */
   async deleteVolume(id: string): Promise<void> {
     await this.#exclusive(async () => {
       const device = this.#volume(id);
@@ -277,6 +296,7 @@ export class Pool implements BlockStore {
     });
   }
 
+  /** {@inheritDoc BlockStore.snapshot} */
   async snapshot(volumeId: string, snapshotId: string): Promise<void> {
     await this.#exclusive(async () => {
       const volume = this.#volume(volumeId);
@@ -298,6 +318,7 @@ export class Pool implements BlockStore {
     });
   }
 
+  /** {@inheritDoc BlockStore.clone} */
   async clone(snapshotId: string, volumeId: string, sizeBytes?: number): Promise<void> {
     await this.#exclusive(async () => {
       const snapshot = this.#snapshot(snapshotId);
@@ -330,6 +351,7 @@ export class Pool implements BlockStore {
     });
   }
 
+  /** {@inheritDoc BlockStore.deleteSnapshot} */
   async deleteSnapshot(id: string): Promise<void> {
     await this.#exclusive(async () => {
       const device = this.#snapshot(id);
@@ -436,6 +458,7 @@ export class Pool implements BlockStore {
 
   // ---- data path ----
 
+  /** {@inheritDoc BlockStore.read} */
   async read(id: string, offset: number, length: number): Promise<Buffer> {
     this.#checkOpen();
     const device = this.#find(id);
@@ -487,6 +510,7 @@ export class Pool implements BlockStore {
     return io.length === 0 ? null : io.length === 1 ? io[0]! : Promise.all(io);
   }
 
+  /** {@inheritDoc BlockStore.write} */
   async write(id: string, offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
     this.#checkOpen();
     const device = this.#volume(id);
@@ -503,6 +527,7 @@ export class Pool implements BlockStore {
     if (options?.fua === true) await this.commit();
   }
 
+  /** {@inheritDoc BlockStore.trim} */
   async trim(id: string, offset: number, length: number, options?: WriteOptions): Promise<void> {
     this.#checkOpen();
     const device = this.#volume(id);
@@ -519,6 +544,7 @@ export class Pool implements BlockStore {
     if (options?.fua === true) await this.commit();
   }
 
+  /** {@inheritDoc BlockStore.writeZeroes} */
   async writeZeroes(id: string, offset: number, length: number, options?: ZeroOptions): Promise<void> {
     if (options?.noHole !== true) return this.trim(id, offset, length, options);
     this.#checkOpen();
@@ -764,20 +790,19 @@ export class Pool implements BlockStore {
   #readData(buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
     assert(position + length <= this.#allocator.highWater * this.extentBytes, 'readData: past high water');
     const epoch = this.#reads.begin();
-    const end = () => this.#reads.end(epoch);
-    return this.#data.read(buffer, offset, length, position).then(
-      (count) => {
-        assert(count >= 0 && count <= length, 'read: bad count');
-        if (count === length) return end();
-        return this.#readFully(buffer, offset + count, length - count, position + count, count === 0).finally(
-          end,
-        );
-      },
-      (error: unknown) => {
-        end();
-        throw error;
-      },
-    );
+    return new Promise((resolve, reject) => {
+      this.#data.readWith(buffer, offset, length, position, (error, count) => {
+        if (error === null && count === length) {
+          this.#reads.end(epoch);
+          return resolve();
+        }
+        const rest =
+          error !== null
+            ? Promise.reject(error)
+            : this.#readFully(buffer, offset + count, length - count, position + count, count === 0);
+        rest.then(resolve, reject).finally(() => this.#reads.end(epoch));
+      });
+    });
   }
 
   async #readFully(buffer: Buffer, offset: number, length: number, position: number, atEnd: boolean) {
@@ -812,6 +837,7 @@ export class Pool implements BlockStore {
 
   // ---- durability ----
 
+  /** {@inheritDoc BlockStore.flush} */
   async flush(): Promise<void> {
     this.#checkOpen();
     await this.commit();
@@ -910,6 +936,7 @@ export class Pool implements BlockStore {
 
   // ---- maps ----
 
+  /** {@inheritDoc BlockStore.mapRange} */
   mapRange(id: string, offset: number, length: number): MappedRange[] {
     const device = this.#find(id);
     this.#checkRange(device, offset, length);
@@ -923,6 +950,7 @@ export class Pool implements BlockStore {
     return toRanges(blocks, offset, offset + length, extentBytes);
   }
 
+  /** {@inheritDoc BlockStore.diff} */
   diff(fromId: string | null, toId: string): MappedRange[] {
     const to = this.#find(toId);
     const from = fromId === null ? null : this.#find(fromId);
@@ -955,6 +983,7 @@ export class Pool implements BlockStore {
     return result;
   }
 
+  /** {@inheritDoc BlockStore.deviceUsage} */
   deviceUsage(id: string): DeviceUsage {
     const device = this.#find(id);
     const lastBlock = Math.ceil(device.sizeBytes / this.extentBytes) - 1;
@@ -1007,11 +1036,13 @@ export class Pool implements BlockStore {
 
   // ---- lifecycle ----
 
+  /** {@inheritDoc BlockStore.onDeviceRemoved} */
   onDeviceRemoved(listener: (id: string) => void): () => void {
     this.#listeners.add(listener);
     return () => void this.#listeners.delete(listener);
   }
 
+  /** {@inheritDoc BlockStore.close} */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#control;

@@ -270,3 +270,42 @@ function firstUnexplainedByte(actual: Buffer, allowed: readonly Buffer[]): numbe
   }
   return -1;
 }
+
+/** Checks mapRange and diff against the model: holes read as zeros, and no changed extent is missed. */
+export function checkMaps(store: BlockStore, model: Model): string[] {
+  const problems: string[] = [];
+  const extentBytes = store.extentBytes;
+  for (const [id, device] of model.devices) {
+    const size = device.data.length;
+    let position = 0;
+    for (const range of store.mapRange(id, 0, size)) {
+      if (range.offset !== position) problems.push(`${id}: mapRange gap at ${position}`);
+      position = range.offset + range.length;
+      const bytes = device.data.subarray(range.offset, position);
+      if (!range.allocated && !bytes.equals(Buffer.alloc(bytes.length)))
+        problems.push(`${id}: hole at ${range.offset} holds data`);
+    }
+    if (position !== size) problems.push(`${id}: mapRange covers ${position} of ${size} bytes`);
+    const parentId = store.device(id)?.parentId ?? null;
+    const pairs: [string | null, Buffer][] = [[null, Buffer.alloc(size)]];
+    if (parentId !== null && model.devices.has(parentId))
+      pairs.push([parentId, model.devices.get(parentId)!.data]);
+    for (const [from, fromData] of pairs) {
+      const changed = new Set<number>();
+      for (const r of store.diff(from, id)) {
+        for (let b = Math.floor(r.offset / extentBytes); b * extentBytes < r.offset + r.length; b++)
+          changed.add(b);
+      }
+      for (let block = 0; block * extentBytes < size; block++) {
+        if (changed.has(block)) continue;
+        const start = block * extentBytes;
+        const end = Math.min(size, start + extentBytes);
+        const a = device.data.subarray(start, end);
+        const b = Buffer.alloc(end - start);
+        if (start < fromData.length) fromData.copy(b, 0, start, Math.min(end, fromData.length));
+        if (!a.equals(b)) problems.push(`${id}: diff from ${from} misses block ${block}`);
+      }
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,51 @@
+// EC2 AttachVolume and DetachVolume; the semantics live in cloud/attachments.ts.
+import type { Attachment } from '../../../cloud/attachments.ts';
+import { defineAction } from '../action.ts';
+import type { XmlObject } from '../xml.ts';
+
+/** An attachment as AttachVolume/DetachVolume (and DescribeVolumes' attachmentSet) render it. */
+export function attachmentXml(a: Attachment): XmlObject {
+  return {
+    volumeId: a.volumeId,
+    instanceId: a.instanceId,
+    device: a.device,
+    status: a.status,
+    attachTime: a.attachTime,
+    deleteOnTermination: a.deleteOnTermination,
+  };
+}
+
+/** EC2 AttachVolume. */
+export const attachVolume = defineAction({
+  name: 'AttachVolume',
+  params: ['VolumeId', 'InstanceId', 'Device', 'DryRun'],
+  async run(ctx, params) {
+    const attachment = await ctx.cloud.compute.attachments.attach(
+      ctx.accountId,
+      params.requiredString('VolumeId'),
+      params.requiredString('InstanceId'),
+      params.requiredString('Device'),
+      params.boolean('DryRun') === true,
+    );
+    return attachmentXml(attachment);
+  },
+});
+
+/** EC2 DetachVolume. */
+export const detachVolume = defineAction({
+  name: 'DetachVolume',
+  params: ['VolumeId', 'InstanceId', 'Device', 'Force', 'DryRun'],
+  async run(ctx, params) {
+    const attachment = await ctx.cloud.compute.attachments.detach(ctx.accountId, {
+      volumeId: params.requiredString('VolumeId'),
+      instanceId: params.string('InstanceId') || undefined,
+      device: params.string('Device') || undefined,
+      force: params.boolean('Force') === true,
+      dryRun: params.boolean('DryRun') === true,
+    });
+    return attachmentXml(attachment);
+  },
+});
+
+/** The attachment actions, for the registry. */
+export const attachmentActions = [attachVolume, detachVolume] as const;

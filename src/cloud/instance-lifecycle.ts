@@ -1,0 +1,369 @@
+// The instance state machine over the VmDriver: launch, start, stop, reboot, terminate, guest power-off and
+// restart reconciliation. Requests move the row to a transitional state and queue the driver call; the
+// final state follows the driver's result or its events, never a timer. Work on one instance runs in order
+// through a queue keyed by its id, so a 'stopped' event is handled after the call that caused it.
+import type { Kysely, Updateable } from 'kysely';
+import type { InstancesTable } from '../db/tables/instances.ts';
+import { limits } from '../base/limits.ts';
+import type { Logger } from '../base/log.ts';
+import { ApiError } from '../api/errors.ts';
+import type { Database } from '../db/schema.ts';
+import { nowIso } from '../db/schema.ts';
+import { VmDriverError, type VmDriver, type VmEvent } from '../compute/vm-driver.ts';
+import type { NbdServer } from '../nbd/nbd-server.ts';
+import type { BlockStore } from '../storage/block-store.ts';
+import type { Ebs } from './ebs.ts';
+import { ec2Error } from './ec2-error.ts';
+import type { WorkQueue } from './work-queue.ts';
+import {
+  diskSpecs,
+  emptyEphemeralDisks,
+  exportFor,
+  mappingsOf,
+  materializeVolumes,
+  removeEphemeralDisks,
+} from './instance-disks.ts';
+import { instanceType, scaledForHost } from './instance-types.ts';
+import { instanceState, type InstanceState, type StateChange } from './instance-states.ts';
+import { InstanceService, type InstanceRow } from './instances.ts';
+
+/** What the lifecycle is built from. */
+export interface InstanceLifecycleDeps {
+  readonly db: Kysely<Database>;
+  readonly store: BlockStore;
+  readonly nbd: NbdServer;
+  readonly dataDir: string;
+  readonly logger: Logger;
+  readonly ebs: Ebs;
+  readonly driver: VmDriver;
+  readonly instances: InstanceService;
+  readonly work: WorkQueue;
+}
+
+/** StateReason codes EC2 reports. */
+type ReasonCode =
+  | 'Client.UserInitiatedShutdown'
+  | 'Client.InstanceInitiatedShutdown'
+  | 'Server.InternalError'
+  | 'Server.SpotInstanceTermination';
+
+/** Runs the EC2 state machine for every instance. */
+export class InstanceLifecycle {
+  readonly #deps: InstanceLifecycleDeps;
+  readonly #unsubscribe: () => void;
+
+  constructor(deps: InstanceLifecycleDeps) {
+    this.#deps = deps;
+    this.#unsubscribe = deps.driver.onEvent((event) => {
+      this.#enqueue(event.instanceId, () => this.#onEvent(event));
+    });
+  }
+
+  #enqueue(instanceId: string, job: () => Promise<void>): void {
+    this.#deps.work.enqueue(instanceId, job, async () => {
+      // A failed transition leaves the instance where a retry (or a restart's reconcile) can pick it up.
+    });
+  }
+
+  async #setState(
+    instanceId: string,
+    from: readonly InstanceState[],
+    to: InstanceState,
+    extra: Updateable<InstancesTable> = {},
+  ): Promise<boolean> {
+    const result = await this.#deps.db
+      .updateTable('instances')
+      .set({ state: to, ...extra })
+      .where('id', '=', instanceId)
+      .where('state', 'in', from)
+      .executeTakeFirst();
+    return result.numUpdatedRows === 1n;
+  }
+
+  /** Boots a `pending` instance in the background (RunInstances, StartInstances, recovery). */
+  launch(instanceId: string): void {
+    this.#enqueue(instanceId, () => this.#boot(instanceId));
+  }
+
+  async #boot(instanceId: string): Promise<void> {
+    const row = await this.#deps.instances.byId(instanceId);
+    if (row?.state !== 'pending') return;
+    const firstBoot = row.state_reason_code === 'pending';
+    try {
+      await materializeVolumes(this.#deps, instanceId);
+      const size = scaledForHost(instanceType(row.instance_type));
+      const disks = await diskSpecs(this.#deps, instanceId, row.root_device_name);
+      await this.#deps.driver.spawn({
+        instanceId,
+        ...size,
+        disks,
+        ...(row.user_data !== null ? { userData: Buffer.from(row.user_data, 'base64') } : {}),
+        bootMode: row.boot_mode === 'uefi' ? 'uefi' : 'bios',
+      });
+    } catch (error) {
+      if (!(error instanceof VmDriverError && error.code === 'exists')) {
+        this.#deps.logger.error({ err: error, instanceId }, 'instance failed to start');
+        await this.#failLaunch(row, firstBoot, (error as Error).message);
+        return;
+      }
+    }
+    await this.#setState(instanceId, ['pending'], 'running', {
+      state_reason_code: null,
+      state_transition_reason: '',
+    });
+  }
+
+  // EC2: an instance that cannot launch ends terminated; one that cannot start again goes back to stopped.
+  async #failLaunch(row: InstanceRow, firstBoot: boolean, message: string): Promise<void> {
+    const reason = {
+      state_reason_code: 'Server.InternalError',
+      state_transition_reason: `Server.InternalError: ${message}`,
+    };
+    if (!firstBoot) {
+      await this.#setState(row.id, ['pending'], 'stopped', reason);
+      return;
+    }
+    if (await this.#setState(row.id, ['pending'], 'shutting-down', reason))
+      await this.#finishTerminate(row.id);
+  }
+
+  /** StartInstances: stopped → pending → running; running and pending are left as they are. */
+  async start(accountId: string, ids: readonly string[], dryRun: boolean): Promise<StateChange[]> {
+    const rows = await this.#deps.instances.owned(accountId, ids);
+    InstanceService.requireStates(rows, ['stopped', 'pending', 'running'], 'started');
+    if (dryRun) throw new ApiError('DryRunOperation');
+    const changes: StateChange[] = [];
+    for (const row of rows) {
+      const previous = instanceState(row.state);
+      if (
+        previous === 'stopped' &&
+        (await this.#setState(row.id, ['stopped'], 'pending', {
+          launch_time: nowIso(),
+          state_reason_code: null,
+          state_transition_reason: '',
+        }))
+      ) {
+        this.launch(row.id);
+        changes.push({ instanceId: row.id, previous, current: 'pending' });
+      } else changes.push({ instanceId: row.id, previous, current: previous });
+    }
+    return changes;
+  }
+
+  /** StopInstances: running → stopping → stopped; Force stops at once. */
+  async stop(
+    accountId: string,
+    ids: readonly string[],
+    force: boolean,
+    dryRun: boolean,
+  ): Promise<StateChange[]> {
+    const rows = await this.#deps.instances.owned(accountId, ids);
+    for (const row of rows) {
+      if (row.root_device_type === 'instance-store') {
+        throw ec2Error(
+          'UnsupportedOperation',
+          `The instance '${row.id}' does not have an 'ebs' root device type and cannot be stopped.`,
+        );
+      }
+    }
+    InstanceService.requireStates(rows, ['running', 'stopping', 'stopped'], 'stopped');
+    if (dryRun) throw new ApiError('DryRunOperation');
+    const changes: StateChange[] = [];
+    const reason = {
+      state_reason_code: 'Client.UserInitiatedShutdown',
+      state_transition_reason: `User initiated (${nowIso()})`,
+    };
+    for (const row of rows) {
+      const previous = instanceState(row.state);
+      const moved = previous === 'running' && (await this.#setState(row.id, ['running'], 'stopping', reason));
+      if (moved || (previous === 'stopping' && force))
+        this.#enqueue(row.id, () => this.#powerOff(row.id, force));
+      changes.push({ instanceId: row.id, previous, current: previous === 'running' ? 'stopping' : previous });
+    }
+    return changes;
+  }
+
+  async #powerOff(instanceId: string, force: boolean): Promise<void> {
+    try {
+      await this.#deps.driver.powerOff(instanceId, { timeoutMs: force ? 0 : limits.powerOffGraceMs });
+    } catch (error) {
+      if (!(error instanceof VmDriverError && error.code === 'not-found')) throw error;
+    }
+    await this.#finishStop(instanceId, ['stopping'], 'Client.UserInitiatedShutdown');
+  }
+
+  async #finishStop(instanceId: string, from: readonly InstanceState[], code: ReasonCode): Promise<void> {
+    const reason = {
+      state_reason_code: code,
+      state_transition_reason: `${transitionText(code)} (${nowIso()})`,
+    };
+    if (!(await this.#setState(instanceId, from, 'stopped', reason))) return;
+    await emptyEphemeralDisks(this.#deps, instanceId);
+  }
+
+  /** RebootInstances: asks the guest to restart (falling back to a reset); the instance stays running. */
+  async reboot(accountId: string, ids: readonly string[], dryRun: boolean): Promise<void> {
+    const rows = await this.#deps.instances.owned(accountId, ids);
+    InstanceService.requireStates(rows, ['running'], 'rebooted');
+    if (dryRun) throw new ApiError('DryRunOperation');
+    for (const row of rows) {
+      this.#enqueue(row.id, async () => {
+        const current = await this.#deps.instances.byId(row.id);
+        if (current?.state === 'running') await this.#deps.driver.reboot(row.id, 'soft');
+      });
+    }
+  }
+
+  /** TerminateInstances: → shutting-down → terminated; DeleteOnTermination volumes go, the rest detach. */
+  async terminate(accountId: string, ids: readonly string[], dryRun: boolean): Promise<StateChange[]> {
+    const rows = await this.#deps.instances.owned(accountId, ids);
+    for (const row of rows) {
+      if (row.disable_api_termination === 1) {
+        throw ec2Error(
+          'OperationNotPermitted',
+          `The instance '${row.id}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.`,
+        );
+      }
+    }
+    if (dryRun) throw new ApiError('DryRunOperation');
+    const changes: StateChange[] = [];
+    const reason = {
+      state_reason_code: 'Client.UserInitiatedShutdown',
+      state_transition_reason: `User initiated (${nowIso()})`,
+    };
+    for (const row of rows) {
+      const previous = instanceState(row.state);
+      const live: InstanceState[] = ['pending', 'running', 'stopping', 'stopped'];
+      if (live.includes(previous) && (await this.#setState(row.id, live, 'shutting-down', reason))) {
+        this.#enqueue(row.id, () => this.#finishTerminate(row.id));
+      }
+      changes.push({
+        instanceId: row.id,
+        previous,
+        current: previous === 'terminated' ? 'terminated' : 'shutting-down',
+      });
+    }
+    return changes;
+  }
+
+  async #finishTerminate(instanceId: string): Promise<void> {
+    const row = await this.#deps.instances.byId(instanceId);
+    if (row?.state !== 'shutting-down') return;
+    await this.#deps.driver.destroy(instanceId);
+    await this.#releaseVolumes(row);
+    await removeEphemeralDisks(this.#deps.dataDir, instanceId);
+    await this.#setState(instanceId, ['shutting-down'], 'terminated', { terminated_at: nowIso() });
+  }
+
+  // Volumes first go back to `available` (detached); DeleteOnTermination ones are then deleted through EBS.
+  async #releaseVolumes(row: InstanceRow): Promise<void> {
+    const { db, nbd, store, ebs } = this.#deps;
+    for (const mapping of await mappingsOf(db, [row.id])) {
+      const volumeId = mapping.volume_id;
+      if (volumeId === null) continue;
+      nbd.unlock(volumeId);
+      const state = store.device(volumeId) === undefined ? 'error' : 'available';
+      await db
+        .updateTable('volumes')
+        .set({ state })
+        .where('id', '=', volumeId)
+        .where('state', 'in', ['in-use', 'creating'])
+        .execute();
+      if (mapping.delete_on_termination === 1) {
+        await ebs.volumes.delete(row.account_id, volumeId, false).catch((error: unknown) => {
+          this.#deps.logger.warn({ err: error, volumeId }, 'could not delete a DeleteOnTermination volume');
+        });
+      }
+    }
+    await db.deleteFrom('block_device_mappings').where('owner_id', '=', row.id).execute();
+  }
+
+  async #onEvent(event: VmEvent): Promise<void> {
+    if (event.kind === 'rebooted') return;
+    const row = await this.#deps.instances.byId(event.instanceId);
+    if (row === undefined) return;
+    if (row.state === 'stopping') {
+      await this.#finishStop(row.id, ['stopping'], 'Client.UserInitiatedShutdown');
+      return;
+    }
+    if (row.state !== 'running') return;
+    if (event.reason !== 'guest') {
+      this.#deps.logger.warn({ instanceId: row.id, detail: event.detail }, 'instance VM stopped unasked');
+      await this.#finishStop(row.id, ['running'], 'Server.InternalError');
+    } else if (row.shutdown_behavior === 'terminate') {
+      const reason = {
+        state_reason_code: 'Client.InstanceInitiatedShutdown',
+        state_transition_reason: `Client.InstanceInitiatedShutdown: Instance initiated shutdown`,
+      };
+      if (await this.#setState(row.id, ['running'], 'shutting-down', reason))
+        await this.#finishTerminate(row.id);
+    } else {
+      await this.#finishStop(row.id, ['running'], 'Client.InstanceInitiatedShutdown');
+    }
+  }
+
+  /** After a daemon restart: re-adopts VMs and settles every instance a previous daemon left in flight. */
+  async recover(): Promise<void> {
+    const { db, driver, nbd, logger } = this.#deps;
+    const adopted = await driver.adopt();
+    const running = new Set(adopted.running.map((vm) => vm.instanceId));
+    const rows = await db.selectFrom('instances').selectAll().where('state', '!=', 'terminated').execute();
+    for (const row of rows) {
+      // Attachment locks live in the NBD server's memory: take them again for every attached volume.
+      for (const m of await mappingsOf(db, [row.id])) {
+        if (m.volume_id !== null && m.attachment_state === 'attached') exportFor(nbd, m.volume_id, row.id);
+      }
+      logger.info(
+        { instanceId: row.id, state: row.state, vmRunning: running.has(row.id) },
+        'reconciling instance',
+      );
+      this.#enqueue(row.id, () => this.#reconcile(row, running.has(row.id)));
+    }
+  }
+
+  async #reconcile(row: InstanceRow, vmRunning: boolean): Promise<void> {
+    switch (instanceState(row.state)) {
+      case 'pending':
+        if (vmRunning) await this.#setState(row.id, ['pending'], 'running');
+        else await this.#boot(row.id);
+        return;
+      case 'running':
+        if (!vmRunning) await this.#finishStop(row.id, ['running'], 'Server.InternalError');
+        return;
+      case 'stopping':
+        if (vmRunning) await this.#powerOff(row.id, false);
+        else await this.#finishStop(row.id, ['stopping'], 'Client.UserInitiatedShutdown');
+        return;
+      case 'stopped':
+        if (vmRunning) await this.#deps.driver.destroy(row.id);
+        return;
+      case 'shutting-down':
+        await this.#finishTerminate(row.id);
+        return;
+      case 'terminated':
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Stops listening to the driver (VMs keep running for the next daemon's adopt). */
+  close(): void {
+    this.#unsubscribe();
+  }
+}
+
+function transitionText(code: ReasonCode): string {
+  switch (code) {
+    case 'Client.UserInitiatedShutdown':
+      return 'User initiated';
+    case 'Client.InstanceInitiatedShutdown':
+      return 'Client.InstanceInitiatedShutdown: Instance initiated shutdown';
+    case 'Server.InternalError':
+      return 'Server.InternalError: the VM stopped unexpectedly';
+    case 'Server.SpotInstanceTermination':
+      return 'Server.SpotInstanceTermination';
+    default:
+      return code satisfies never;
+  }
+}

@@ -1,0 +1,41 @@
+// The `instances` table: EC2 instances and their state machine (pending, running, stopping, stopped,
+// shutting-down, terminated); disks live in block_device_mappings.
+import type { ColumnType } from 'kysely';
+
+/** One EC2 instance of one account. */
+export interface InstancesTable {
+  /** `i-` + 17 hex digits; also the VM's id in the driver. */
+  id: string;
+  account_id: string;
+  /** `r-` + 17 hex digits: every instance of one RunInstances call shares it. */
+  reservation_id: string;
+  image_id: string;
+  instance_type: string;
+  /** pending | running | stopping | stopped | shutting-down | terminated. */
+  state: string;
+  /** EC2's stateTransitionReason text ('' when none). */
+  state_transition_reason: string;
+  /** EC2's stateReason code (`Client.UserInitiatedShutdown` …), or null. */
+  state_reason_code: string | null;
+  availability_zone: string;
+  /** Base64 user data exactly as given, or null. */
+  user_data: string | null;
+  /** stop | terminate. */
+  shutdown_behavior: string;
+  /** 0/1. */
+  disable_api_termination: number;
+  root_device_name: string;
+  /** ebs | instance-store. */
+  root_device_type: string;
+  /** legacy-bios | uefi (EC2's names). */
+  boot_mode: string;
+  /** Position in its reservation (amiLaunchIndex). */
+  launch_index: number;
+  client_token: string | null;
+  /** ISO-8601 UTC of the last start. */
+  launch_time: string;
+  /** ISO-8601 UTC when it reached terminated (it stays visible for a while), else null. */
+  terminated_at: string | null;
+  /** ISO-8601 UTC, set once. */
+  created_at: ColumnType<string, string, never>;
+}
