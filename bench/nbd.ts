@@ -17,6 +17,8 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 
 const MiB = 1024 * 1024;
+/** Where `--profile` leaves the Strata server's .cpuprofile files (open them in Chrome DevTools). */
+export const PROFILE_DIR = join(tmpdir(), 'strata-nbd-profiles');
 
 /** Options from the command line. */
 export interface BenchOptions {
@@ -111,7 +113,8 @@ async function startStrata(
   dir: string,
 ): Promise<Target & { snapshot(): Promise<void> }> {
   const nodeArgs = ['--import', 'tsx'];
-  if (options.profile) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(process.cwd(), 'bench-profiles')}`);
+  // Profiles go to the temp dir, never into the checkout.
+  if (options.profile) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`);
   const script = join(import.meta.dirname, 'nbd-strata-server.ts');
   const child = spawn(process.execPath, [...nodeArgs, script, dir, String(options.sizeBytes)], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -324,4 +327,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const options = parseArgs(process.argv.slice(2));
   const rows = await runBench(options);
   console.log(options.json ? JSON.stringify(rows, null, 2) : formatTable(rows));
+  if (options.profile) console.error(`CPU profiles of the Strata server: ${PROFILE_DIR}`);
 }

@@ -84,11 +84,12 @@ export const catalogue = {
   // Images and instances (cloud/images.ts, cloud/instances.ts).
   OperationNotPermitted: { status: 400, template: '{message}' },
   InstanceLimitExceeded: { status: 400, template: '{message}' },
+  InvalidInstanceType: { status: 400, template: '{message}' },
   'InvalidAMIName.Malformed': { status: 400, template: '{message}' },
-  'InvalidAMIName.Duplicate': { status: 400, template: "AMI name {name} is already in use by AMI {id}" },
-  'InvalidAMIAttributeItemValue': { status: 400, template: '{message}' },
+  'InvalidAMIName.Duplicate': { status: 400, template: 'AMI name {name} is already in use by AMI {id}' },
+  InvalidAMIAttributeItemValue: { status: 400, template: '{message}' },
   'InvalidUserID.Malformed': { status: 400, template: "Invalid user id: '{id}'" },
-  'InvalidInstanceAttributeValue': { status: 400, template: '{message}' },
+  InvalidInstanceAttributeValue: { status: 400, template: '{message}' },
   // EBS direct (REST/JSON); https://docs.aws.amazon.com/ebs/latest/APIReference/CommonErrors.html
   ValidationException: { status: 400, template: '{message}' },
   ResourceNotFoundException: { status: 404, template: '{message}' },

@@ -12,6 +12,10 @@ import { ImageService } from './images.ts';
 import { InstanceService } from './instances.ts';
 import { InstanceLifecycle } from './instance-lifecycle.ts';
 import { AttachmentService } from './attachments.ts';
+import { createImage, type CreateImageRequest } from './image-creation.ts';
+import type { ImageRow } from './images.ts';
+import { createInstanceSnapshots, type CreateSnapshotsRequest } from './instance-snapshots.ts';
+import type { Snapshot } from './snapshots.ts';
 import { WorkQueue } from './work-queue.ts';
 
 /** What the compute services are built from. */
@@ -33,6 +37,10 @@ export interface Compute {
   readonly instances: InstanceService;
   readonly lifecycle: InstanceLifecycle;
   readonly attachments: AttachmentService;
+  /** CreateImage: snapshots an instance's volumes into a new AMI (cloud/image-creation.ts). */
+  createImage(accountId: string, request: CreateImageRequest): Promise<ImageRow>;
+  /** CreateSnapshots: a snapshot of each of an instance's volumes (cloud/instance-snapshots.ts). */
+  createSnapshots(accountId: string, request: CreateSnapshotsRequest): Promise<Snapshot[]>;
   /** Re-adopts VMs and settles instances left in flight; call once before serving. */
   recover(): Promise<void>;
   /** Resolves when no instance transition is queued or running (tests, shutdown). */
@@ -57,12 +65,20 @@ export function createCompute(options: ComputeOptions): Compute {
   const lifecycle = new InstanceLifecycle({ ...options, instances, work });
   instances.lifecycle = lifecycle;
   const attachments = new AttachmentService({ ...options, instances, work });
+  ebs.volumes.attachmentsOf = async (volumeIds) => {
+    const found = await attachments.attachmentsOf(volumeIds);
+    return new Map([...found].map(([id, a]) => [id, { ...a }]));
+  };
   return {
     driver,
     images,
     instances,
     lifecycle,
     attachments,
+    createImage: (accountId, request) =>
+      createImage({ db, ebs, images, instances, lifecycle, work, logger }, accountId, request),
+    createSnapshots: (accountId, request) =>
+      createInstanceSnapshots({ ebs, instances, work }, accountId, request),
     recover: () => lifecycle.recover(),
     idle: () => work.idle(),
     async close() {

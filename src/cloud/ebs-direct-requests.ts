@@ -46,10 +46,16 @@ export function checkStartRequest(request: StartSnapshotRequest): CheckedStart {
     timeout < startTimeoutMinutes.min ||
     timeout > startTimeoutMinutes.max
   ) {
-    throw validation('INVALID_PARAMETER_VALUE', `Timeout must be 10 to 4320 minutes: got ${String(timeout)}.`);
+    throw validation(
+      'INVALID_PARAMETER_VALUE',
+      `Timeout must be 10 to 4320 minutes: got ${String(timeout)}.`,
+    );
   }
   if (request.encrypted === true || request.kmsKeyArn !== undefined) {
-    throw validation('INVALID_PARAMETER_VALUE', 'Strata does not encrypt snapshots: Encrypted must be false.');
+    throw validation(
+      'INVALID_PARAMETER_VALUE',
+      'Strata does not encrypt snapshots: Encrypted must be false.',
+    );
   }
   const parent = optionalString(request.parentSnapshotId, 'ParentSnapshotId', 64);
   if (parent !== undefined) checkSnapshotId(parent);
@@ -66,7 +72,10 @@ export function checkStartRequest(request: StartSnapshotRequest): CheckedStart {
 function optionalString(value: unknown, name: string, maxChars: number): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length > maxChars) {
-    throw validation('INVALID_PARAMETER_VALUE', `${name} must be a string of at most ${maxChars} characters.`);
+    throw validation(
+      'INVALID_PARAMETER_VALUE',
+      `${name} must be a string of at most ${maxChars} characters.`,
+    );
   }
   return value;
 }
@@ -80,8 +89,16 @@ function checkTags(value: unknown): Tag[] {
   return value.map((tag: unknown) => {
     const { Key: key, Value: tagValue } = (tag ?? {}) as { Key?: unknown; Value?: unknown };
     const text = tagValue ?? '';
-    if (typeof key !== 'string' || key.length === 0 || key.length > limits.tagKeyCharsMax || key.startsWith('aws:')) {
-      throw validation('INVALID_TAG', `Tag key ${JSON.stringify(key)} is invalid: 1 to 128 characters, not aws:*.`);
+    if (
+      typeof key !== 'string' ||
+      key.length === 0 ||
+      key.length > limits.tagKeyCharsMax ||
+      key.startsWith('aws:')
+    ) {
+      throw validation(
+        'INVALID_TAG',
+        `Tag key ${JSON.stringify(key)} is invalid: 1 to 128 characters, not aws:*.`,
+      );
     }
     if (typeof text !== 'string' || text.length > limits.tagValueCharsMax || keys.has(key)) {
       throw validation('INVALID_TAG', `Tag ${key} has an invalid or duplicate value.`);

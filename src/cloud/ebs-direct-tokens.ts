@@ -42,12 +42,18 @@ export class EbsTokens {
   }
 
   /** Why `token` does not open block `blockIndex` of `snapshotId` at `nowSeconds`, or undefined when it does. */
-  checkBlockToken(token: string, snapshotId: string, blockIndex: number, nowSeconds: number): string | undefined {
+  checkBlockToken(
+    token: string,
+    snapshotId: string,
+    blockIndex: number,
+    nowSeconds: number,
+  ): string | undefined {
     const raw = Buffer.from(token, 'base64');
     if (raw.length !== 9 + macBytes || raw.readUInt8(0) !== version) return 'the block token is malformed';
     const expiresAtSeconds = Number(raw.readBigUInt64BE(1));
     const mac = this.#mac('block', snapshotId, String(blockIndex), String(expiresAtSeconds));
-    if (!timingSafeEqual(mac, raw.subarray(9))) return 'the block token is not valid for this snapshot and block';
+    if (!timingSafeEqual(mac, raw.subarray(9)))
+      return 'the block token is not valid for this snapshot and block';
     if (expiresAtSeconds <= nowSeconds) return 'the block token has expired';
     return undefined;
   }

@@ -9,7 +9,7 @@ import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import type { ImagesTable } from '../db/tables/images.ts';
 import { ec2Error } from './ec2-error.ts';
-import { compileFilters, filtersUseTags, type Filter, type FilterFields } from './filters.ts';
+import { compileFilters, type Filter, type FilterFields } from './filters.ts';
 import type { Page, Paginator } from './pagination.ts';
 import { tagsForResource, type TagService, type TagSpecification } from './tags.ts';
 import { visibleSnapshot } from './ebs-lookups.ts';
@@ -349,7 +349,6 @@ export class ImageService {
     }
     const images = await this.#complete(accountId, visible);
     const keep = compileFilters(request.filters, imageFields, (i) => i.tags);
-    void filtersUseTags;
     const paged = this.#deps.paginator.page(scope, page, images.filter(keep), (i) => i.row.id);
     return paged;
   }

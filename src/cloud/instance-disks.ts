@@ -127,8 +127,14 @@ export async function materializeVolumes(deps: InstanceDisksDeps, instanceId: st
     const volumeId = row.volume_id as string;
     if (store.device(volumeId) === undefined) {
       const bytes = (row.volume_size_gib ?? 0) * units.GiB;
-      if (row.snapshot_id !== null) await store.clone(row.snapshot_id, volumeId, bytes);
-      else await store.createVolume(volumeId, bytes);
+      // After a restart the EBS recovery may make the same `creating` volume concurrently: either wins.
+      const made =
+        row.snapshot_id !== null
+          ? store.clone(row.snapshot_id, volumeId, bytes)
+          : store.createVolume(volumeId, bytes);
+      await made.catch((error: unknown) => {
+        if (store.device(volumeId) === undefined) throw error;
+      });
     }
     await db.transaction().execute(async (trx) => {
       await trx

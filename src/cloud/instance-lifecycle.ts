@@ -4,6 +4,7 @@
 // through a queue keyed by its id, so a 'stopped' event is handled after the call that caused it.
 import type { Kysely, Updateable } from 'kysely';
 import type { InstancesTable } from '../db/tables/instances.ts';
+import { assertNever } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import { ApiError } from '../api/errors.ts';
@@ -51,6 +52,8 @@ type ReasonCode =
 export class InstanceLifecycle {
   readonly #deps: InstanceLifecycleDeps;
   readonly #unsubscribe: () => void;
+  /** Host-side power-offs whose 'stopped' event is part of a transition that keeps the instance running. */
+  readonly #expectedStops = new Map<string, number>();
 
   constructor(deps: InstanceLifecycleDeps) {
     this.#deps = deps;
@@ -90,16 +93,7 @@ export class InstanceLifecycle {
     if (row?.state !== 'pending') return;
     const firstBoot = row.state_reason_code === 'pending';
     try {
-      await materializeVolumes(this.#deps, instanceId);
-      const size = scaledForHost(instanceType(row.instance_type));
-      const disks = await diskSpecs(this.#deps, instanceId, row.root_device_name);
-      await this.#deps.driver.spawn({
-        instanceId,
-        ...size,
-        disks,
-        ...(row.user_data !== null ? { userData: Buffer.from(row.user_data, 'base64') } : {}),
-        bootMode: row.boot_mode === 'uefi' ? 'uefi' : 'bios',
-      });
+      await this.#spawn(row);
     } catch (error) {
       if (!(error instanceof VmDriverError && error.code === 'exists')) {
         this.#deps.logger.error({ err: error, instanceId }, 'instance failed to start');
@@ -110,6 +104,38 @@ export class InstanceLifecycle {
     await this.#setState(instanceId, ['pending'], 'running', {
       state_reason_code: null,
       state_transition_reason: '',
+    });
+  }
+
+  async #spawn(row: InstanceRow): Promise<void> {
+    await materializeVolumes(this.#deps, row.id);
+    const size = scaledForHost(instanceType(row.instance_type));
+    const disks = await diskSpecs(this.#deps, row.id, row.root_device_name);
+    await this.#deps.driver.spawn({
+      instanceId: row.id,
+      ...size,
+      disks,
+      ...(row.user_data !== null ? { userData: Buffer.from(row.user_data, 'base64') } : {}),
+      bootMode: row.boot_mode === 'uefi' ? 'uefi' : 'bios',
+    });
+  }
+
+  /**
+   * CreateImage without NoReboot: runs `fn` with the VM of a running instance shut down (the guest flushes
+   * its file systems), then boots it again; the instance stays `running` throughout, as in EC2.
+   */
+  async withVmStopped<T>(instanceId: string, fn: () => Promise<T>): Promise<T> {
+    return this.#deps.work.exclusive(instanceId, async () => {
+      const row = await this.#deps.instances.byId(instanceId);
+      if (row?.state !== 'running') return fn();
+      // The 'stopped' event this causes is handled after this job; it must not stop the instance.
+      this.#expectedStops.set(instanceId, (this.#expectedStops.get(instanceId) ?? 0) + 1);
+      await this.#deps.driver.powerOff(instanceId, { timeoutMs: limits.powerOffGraceMs });
+      try {
+        return await fn();
+      } finally {
+        await this.#spawn(row);
+      }
     });
   }
 
@@ -280,6 +306,12 @@ export class InstanceLifecycle {
 
   async #onEvent(event: VmEvent): Promise<void> {
     if (event.kind === 'rebooted') return;
+    const expected = this.#expectedStops.get(event.instanceId) ?? 0;
+    if (expected > 0 && event.reason === 'host') {
+      if (expected === 1) this.#expectedStops.delete(event.instanceId);
+      else this.#expectedStops.set(event.instanceId, expected - 1);
+      return;
+    }
     const row = await this.#deps.instances.byId(event.instanceId);
     if (row === undefined) return;
     if (row.state === 'stopping') {
@@ -311,7 +343,15 @@ export class InstanceLifecycle {
     for (const row of rows) {
       // Attachment locks live in the NBD server's memory: take them again for every attached volume.
       for (const m of await mappingsOf(db, [row.id])) {
-        if (m.volume_id !== null && m.attachment_state === 'attached') exportFor(nbd, m.volume_id, row.id);
+        if (m.volume_id === null || m.attachment_state !== 'attached') continue;
+        try {
+          exportFor(nbd, m.volume_id, row.id);
+        } catch (error) {
+          logger.error(
+            { err: error, volumeId: m.volume_id, instanceId: row.id },
+            'cannot lock an attached volume',
+          );
+        }
       }
       logger.info(
         { instanceId: row.id, state: row.state, vmRunning: running.has(row.id) },
@@ -322,7 +362,8 @@ export class InstanceLifecycle {
   }
 
   async #reconcile(row: InstanceRow, vmRunning: boolean): Promise<void> {
-    switch (instanceState(row.state)) {
+    const state = instanceState(row.state);
+    switch (state) {
       case 'pending':
         if (vmRunning) await this.#setState(row.id, ['pending'], 'running');
         else await this.#boot(row.id);
@@ -343,7 +384,7 @@ export class InstanceLifecycle {
       case 'terminated':
         return;
       default:
-        return;
+        assertNever(state, 'instance state');
     }
   }
 
@@ -364,6 +405,6 @@ function transitionText(code: ReasonCode): string {
     case 'Server.SpotInstanceTermination':
       return 'Server.SpotInstanceTermination';
     default:
-      return code satisfies never;
+      return assertNever(code, 'reason code');
   }
 }

@@ -1,5 +1,6 @@
 // The EC2 instance state machine: names, codes, and which actions each state accepts. Transitions are made
 // by the instance manager from driver results and events, never by a timer.
+import { assert } from '../base/assert.ts';
 import { ec2Error } from './ec2-error.ts';
 
 /** EC2's instance states. */
@@ -17,7 +18,7 @@ export const stateCodes: Readonly<Record<InstanceState, number>> = {
 
 /** The state a row holds, checked. */
 export function instanceState(name: string): InstanceState {
-  if (!Object.hasOwn(stateCodes, name)) throw new Error(`unknown instance state ${name}`);
+  assert(Object.hasOwn(stateCodes, name), `unknown instance state ${name}`);
   return name as InstanceState;
 }
 

@@ -2,7 +2,7 @@
 // GetConsoleOutput. The state machine (start, stop, reboot, terminate, driver events, restart
 // reconciliation) lives in instance-lifecycle.ts; disks in instance-disks.ts.
 import type { Kysely, Selectable, Updateable } from 'kysely';
-import { assert } from '../base/assert.ts';
+import { assert, assertNever } from '../base/assert.ts';
 import { isValidId, newId } from '../base/ids.ts';
 import { limits } from '../base/limits.ts';
 import { ApiError } from '../api/errors.ts';
@@ -411,7 +411,7 @@ export class InstanceService {
         return {};
       }
       default:
-        return assertNeverChange(change);
+        return assertNever(change, 'attribute change');
     }
   }
 
@@ -436,10 +436,6 @@ export type AttributeChange =
       readonly kind: 'deleteOnTermination';
       readonly devices: readonly { deviceName: string; value: boolean }[];
     };
-
-function assertNeverChange(change: never): never {
-  throw new Error(`unexpected attribute change ${JSON.stringify(change)}`);
-}
 
 interface RunPlan {
   readonly count: number;

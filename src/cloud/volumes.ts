@@ -30,7 +30,22 @@ import type { WorkQueue } from './work-queue.ts';
 export interface Volume {
   readonly row: VolumeRow;
   readonly tags: ReadonlyMap<string, string>;
+  /** Its attachment to an instance, if any (filled through `attachmentsOf`, set by compute). */
+  readonly attachment?: VolumeAttachment;
 }
+
+/** A volume's attachment as DescribeVolumes shows it. */
+export interface VolumeAttachment {
+  readonly instanceId: string;
+  readonly device: string;
+  /** attaching | attached | detaching. */
+  readonly status: string;
+  readonly attachTime: string;
+  readonly deleteOnTermination: boolean;
+}
+
+// Attachments of the rows one describe call is filtering (rows are fresh objects per call).
+const attachmentOfRow = new WeakMap<VolumeRow, VolumeAttachment>();
 
 /** CreateVolume's parameters, as read from the request. */
 export interface CreateVolumeRequest {
@@ -88,12 +103,11 @@ const volumeFields: FilterFields<VolumeRow> = {
   'volume-type': (v) => v.volume_type,
   iops: (v) => v.iops,
   throughput: (v) => v.throughput,
-  // Attachments arrive with compute; until then no volume has one.
-  'attachment.attach-time': () => null,
-  'attachment.delete-on-termination': () => null,
-  'attachment.device': () => null,
-  'attachment.instance-id': () => null,
-  'attachment.status': () => null,
+  'attachment.attach-time': (v) => attachmentOfRow.get(v)?.attachTime,
+  'attachment.delete-on-termination': (v) => attachmentOfRow.get(v)?.deleteOnTermination,
+  'attachment.device': (v) => attachmentOfRow.get(v)?.device,
+  'attachment.instance-id': (v) => attachmentOfRow.get(v)?.instanceId,
+  'attachment.status': (v) => attachmentOfRow.get(v)?.status,
   'operator.managed': () => false,
   'operator.principal': () => null,
 };
@@ -277,6 +291,13 @@ export class VolumeService {
       const tags = filtersUseTags(filters)
         ? await this.#deps.tags.tagsOf(accountId)
         : new Map<string, Map<string, string>>();
+      if (filters.some((f) => f.name.startsWith('attachment.'))) {
+        const attachments = await this.attachmentsOf(rows.map((r) => r.id));
+        for (const row of rows) {
+          const attachment = attachments.get(row.id);
+          if (attachment !== undefined) attachmentOfRow.set(row, attachment);
+        }
+      }
       const keep = compileFilters(filters, volumeFields, (v) => tags.get(v.id) ?? new Map());
       matching = rows.filter(keep);
     }
@@ -312,8 +333,17 @@ export class VolumeService {
       accountId,
       rows.map((r) => r.id),
     );
-    return rows.map((row) => ({ row, tags: tags.get(row.id) ?? new Map() }));
+    const attachments = await this.attachmentsOf(rows.map((r) => r.id));
+    return rows.map((row) => ({
+      row,
+      tags: tags.get(row.id) ?? new Map(),
+      attachment: attachments.get(row.id),
+    }));
   }
+
+  /** Hook for compute: the attachments of `volumeIds` (none until compute sets it). */
+  attachmentsOf: (volumeIds: readonly string[]) => Promise<Map<string, VolumeAttachment>> = () =>
+    Promise.resolve(new Map());
 
   /** One of the caller's volumes with its tags, or InvalidVolume.NotFound. */
   async get(accountId: string, volumeId: string): Promise<Volume> {

@@ -10,7 +10,7 @@ export type NbdEndpoint =
 /** A disk the caller describes: an NBD export (a volume or snapshot) or a local file (instance store). */
 export type DiskSpec =
   | {
-      /** The volume id; the guest sees it as /sys/block/vdX/serial. At most 20 bytes (virtio-blk's limit). */
+      /** The volume id (vol-…); the guest reads guestSerial(id), the id without its dash, in /sys/block/vdX/serial. */
       readonly serial: string;
       readonly nbd: NbdEndpoint;
       readonly readOnly?: boolean;

@@ -5,7 +5,7 @@ import { AssertionError, assert, assertNever } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import { StoreError } from '../storage/block-store.ts';
-import type { BlockStore, MappedRange } from '../storage/block-store.ts';
+import type { BlockStore } from '../storage/block-store.ts';
 import type { Negotiated } from './handshake.ts';
 import {
   AllocationFlag,
@@ -363,32 +363,33 @@ export class NbdConnection {
       return;
     }
     if (request.length === 0) return this.#sendChunk(request, ReplyType.NONE, REPLY_FLAG_DONE, 0);
-    const whole = (request.flags & CmdFlag.DF) !== 0;
-    if (process.env.NBD_AB === '1') {
-      const d = await this.#store.read(this.deviceId, request.offset, request.length);
-      return this.#sendData(request, request.offset, d, REPLY_FLAG_DONE);
-    }
-    const ranges = this.#store.mapRange(this.deviceId, request.offset, request.length);
-    if (!whole && ranges.length === 1 && !ranges[0]!.allocated) {
-      return this.#sendHole(request, request.offset, request.length, REPLY_FLAG_DONE);
-    }
     const data = await this.#store.read(this.deviceId, request.offset, request.length);
     assert(data.length === request.length, 'store read returned a short buffer');
-    if (whole || ranges.every((range) => range.allocated)) {
+    if ((request.flags & CmdFlag.DF) !== 0)
       return this.#sendData(request, request.offset, data, REPLY_FLAG_DONE);
-    }
-    this.#sendMixed(request, ranges, data);
+    this.#sendZeroAware(request, data);
   }
 
-  #sendMixed(request: NbdRequest, ranges: MappedRange[], data: Buffer): void {
-    for (let i = 0; i < ranges.length; i++) {
-      const range = ranges[i]!;
-      const flags = i === ranges.length - 1 ? REPLY_FLAG_DONE : 0;
-      const from = range.offset - request.offset;
-      if (range.allocated)
-        this.#sendData(request, range.offset, data.subarray(from, from + range.length), flags);
-      else this.#sendHole(request, range.offset, range.length, flags);
+  // Zero runs go out as OFFSET_HOLE chunks ("reads as zeroes", which every unallocated range does). Scanning
+  // the data we read anyway costs a memcmp; asking the pool's map per read halved 4K random-read IOPS.
+  #sendZeroAware(request: NbdRequest, data: Buffer): void {
+    const end = request.offset + request.length;
+    let runStart = request.offset;
+    let runZero = isZero(data, 0, Math.min(end, nextPiece(request.offset)) - request.offset);
+    for (let piece = nextPiece(request.offset); piece < end; piece = nextPiece(piece)) {
+      const zero = isZero(data, piece - request.offset, Math.min(end, nextPiece(piece)) - request.offset);
+      if (zero === runZero) continue;
+      this.#sendRun(request, data, runStart, piece, runZero, 0);
+      runStart = piece;
+      runZero = zero;
     }
+    this.#sendRun(request, data, runStart, end, runZero, REPLY_FLAG_DONE);
+  }
+
+  #sendRun(request: NbdRequest, data: Buffer, from: number, to: number, zero: boolean, flags: number): void {
+    assert(from < to && from >= request.offset && to <= request.offset + request.length, 'bad read run');
+    if (zero) return this.#sendHole(request, from, to - from, flags);
+    this.#sendData(request, from, data.subarray(from - request.offset, to - request.offset), flags);
   }
 
   #blockStatus(request: NbdRequest): void {
@@ -449,10 +450,24 @@ export class NbdConnection {
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
+      // nextTick: replies finished in this callback's microtasks leave together; setImmediate batched more
+      // but measured no better at QD32 (27-30k either way) and adds latency.
       process.nextTick(this.#uncork);
     }
     this.#socket.write(buffer);
   }
+}
+
+// Zero runs in reads are found per aligned piece of this size (a pool extent by default).
+const ZERO_SCAN_PIECE_BYTES = 64 * 1024;
+const ZEROES = Buffer.alloc(ZERO_SCAN_PIECE_BYTES);
+
+function nextPiece(offset: number): number {
+  return (Math.floor(offset / ZERO_SCAN_PIECE_BYTES) + 1) * ZERO_SCAN_PIECE_BYTES;
+}
+
+function isZero(data: Buffer, from: number, to: number): boolean {
+  return data.subarray(from, to).equals(ZEROES.subarray(0, to - from));
 }
 
 function simpleHeader(request: NbdRequest, errno: number): Buffer {

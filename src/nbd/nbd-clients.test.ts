@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newId } from '../base/ids.ts';
+import { Command } from 'commander';
+import { registerNbdUri } from '../cli/nbd-uri.ts';
 import { startNbdServer } from './nbd-server.ts';
 import { startHarness, run } from './testing/harness.ts';
 import type { Harness } from './testing/harness.ts';
@@ -161,12 +163,24 @@ test('an attached volume opens only through its secret export name', async () =>
   await run('qemu-io', ['-f', 'raw', '-c', 'read -P 0x42 0 64k', harness.server.uri(id)]);
 });
 
+// Runs `strata nbd-uri ARGS` in-process (the verb alone, so other verbs' work in progress cannot break it).
+async function strataNbdUri(args: string[]): Promise<string> {
+  const program = new Command('strata').exitOverride();
+  registerNbdUri(program);
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (line: string) => printed.push(line);
+  try {
+    await program.parseAsync(['nbd-uri', ...args], { from: 'user' });
+  } finally {
+    console.log = log;
+  }
+  return printed.join('\n');
+}
+
 test('`strata nbd-uri` prints URIs nbdinfo opens, over the unix socket and over TCP', async () => {
   const id = await volume(2 * MiB);
-  const cli = ['--import', 'tsx', 'src/cli/strata.ts', 'nbd-uri', id];
-  const unixUri = (
-    await run(process.execPath, [...cli, '--data-dir', harness.dir], 60_000, process.cwd())
-  ).trim();
+  const unixUri = await strataNbdUri([id, '--data-dir', harness.dir]);
   assert.equal(unixUri, harness.server.uri(id));
   assert.match(await run('nbdinfo', ['--size', unixUri]), /^2097152$/m);
   const tcpServer = await startNbdServer({
@@ -177,9 +191,7 @@ test('`strata nbd-uri` prints URIs nbdinfo opens, over the unix socket and over 
   try {
     const address = tcpServer.tcpAddress;
     assert.ok(address && address.port > 0);
-    const tcpUri = (
-      await run(process.execPath, [...cli, '--tcp', `127.0.0.1:${address.port}`], 60_000, process.cwd())
-    ).trim();
+    const tcpUri = await strataNbdUri([id, '--tcp', `127.0.0.1:${address.port}`]);
     assert.equal(tcpUri, `nbd://127.0.0.1:${address.port}/${id}`);
     assert.match(await run('nbdinfo', ['--size', tcpUri]), /^2097152$/m);
   } finally {

@@ -165,6 +165,22 @@ test('structured replies: holes, data, block status and pipelined requests', asy
   client.request(Cmd.READ, 0, 1n, 0, 64 * 1024);
   const hole = await client.readReply();
   assert.deepEqual([hole.type, hole.data.readUInt32BE(8)], [ReplyType.OFFSET_HOLE, 64 * 1024]);
+  client.request(Cmd.READ, 0, 3n, 0, 2 * MiB);
+  const chunks = [];
+  for (let done = false; !done;) {
+    const chunk = await client.readReply();
+    const offset = Number(chunk.data.readBigUInt64BE(0));
+    const length = chunk.type === ReplyType.OFFSET_HOLE ? chunk.data.readUInt32BE(8) : chunk.data.length - 8;
+    chunks.push([chunk.type, offset, length]);
+    done = (chunk.flags & 1) !== 0;
+  }
+  const { OFFSET_HOLE, OFFSET_DATA } = ReplyType;
+  const expected = [
+    [OFFSET_HOLE, 0, MiB],
+    [OFFSET_DATA, MiB, 65536],
+    [OFFSET_HOLE, MiB + 65536, MiB - 65536],
+  ];
+  assert.deepEqual(chunks, expected);
   client.request(Cmd.BLOCK_STATUS, 0, 2n, 0, 2 * MiB);
   const status = await client.readReply();
   assert.equal(status.type, ReplyType.BLOCK_STATUS);

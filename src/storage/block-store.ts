@@ -140,6 +140,7 @@ export interface OpenBlockStoreOptions {
   readonly capacityBytes?: number;
   /** Extent size, fixed at creation; default `limits.extentBytesDefault` (64 KiB). */
   readonly extentBytes?: number;
+  /** Where background failures (commit errors) are logged; default silent. */
   readonly logger?: Logger;
 }
 

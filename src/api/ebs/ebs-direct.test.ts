@@ -387,3 +387,51 @@ test('a pending upload survives a restart; one past its Timeout goes to error; n
     'only pending uploads keep a volume',
   );
 });
+
+test('listings page with MaxResults and NextToken; a forged NextToken is rejected', async () => {
+  const volume = await ec2.send(new CreateVolumeCommand({ Size: 1, AvailabilityZone: `${strata.region}a` }));
+  const volumeId = volume.VolumeId ?? '';
+  await strata.cloud.ebs.idle();
+  const written = Array.from({ length: 150 }, (_, i) => i * 3);
+  for (const index of written) await strata.cloud.store.write(volumeId, index * B + 512, randomBytes(512));
+  const { SnapshotId: snap = '' } = await ec2.send(new CreateSnapshotCommand({ VolumeId: volumeId }));
+  await strata.cloud.ebs.idle();
+  const first = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snap, MaxResults: 100 }));
+  assert.equal(first.Blocks?.length, 100);
+  assert.ok(first.NextToken !== undefined);
+  const second = await ebs.send(
+    new ListSnapshotBlocksCommand({ SnapshotId: snap, MaxResults: 100, NextToken: first.NextToken }),
+  );
+  assert.equal(second.NextToken, undefined);
+  assert.deepEqual(
+    [...(first.Blocks ?? []), ...(second.Blocks ?? [])].map((b) => b.BlockIndex),
+    written,
+  );
+  const from = await ebs.send(
+    new ListChangedBlocksCommand({ SecondSnapshotId: snap, StartingBlockIndex: 400 }),
+  );
+  assert.deepEqual(
+    from.ChangedBlocks?.map((b) => b.BlockIndex),
+    written.filter((i) => i >= 400),
+  );
+  await expectEbsError(
+    ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snap, NextToken: 'bm90LWEtdG9rZW4' })),
+    'ValidationException',
+    400,
+    'INVALID_PAGE_TOKEN',
+  );
+  // Two CreateSnapshot snapshots of one volume are one lineage: the diff is exactly the blocks rewritten.
+  for (const index of [3, 1000]) await strata.cloud.store.write(volumeId, index * B, randomBytes(4096));
+  const { SnapshotId: later = '' } = await ec2.send(new CreateSnapshotCommand({ VolumeId: volumeId }));
+  await strata.cloud.ebs.idle();
+  const diff = await ebs.send(
+    new ListChangedBlocksCommand({ FirstSnapshotId: snap, SecondSnapshotId: later }),
+  );
+  assert.deepEqual(
+    diff.ChangedBlocks?.map((b) => [b.BlockIndex, b.FirstBlockToken !== undefined]),
+    [
+      [3, true],
+      [1000, false],
+    ],
+  );
+});

@@ -12,6 +12,7 @@ import { tagActions } from './actions/tags.ts';
 import { imageActions } from './actions/images.ts';
 import { instanceActions } from './actions/instances.ts';
 import { attachmentActions } from './actions/instances-attachments.ts';
+import { instanceTypeActions } from './actions/instances-types.ts';
 
 /** All actions, in coverage-table order. */
 export const ec2Actions: readonly Ec2Action[] = [
@@ -22,6 +23,7 @@ export const ec2Actions: readonly Ec2Action[] = [
   ...imageActions,
   ...instanceActions,
   ...attachmentActions,
+  ...instanceTypeActions,
 ];
 
 const byName = new Map(ec2Actions.map((action) => [action.name, action]));

@@ -139,7 +139,7 @@ test('qemu boots the demo image from a Strata volume through the Strata NBD serv
       assert.ok(Date.now() < deadline, 'the guest printed its boot marker within 60 s');
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await driver.powerOff(instanceId, { timeoutMs: 30_000 });
+    await driver.destroy(instanceId); // powering off gracefully is the conformance suite's job
     assert.deepEqual(
       events
         .filter((event) => event.kind === 'stopped')

@@ -7,14 +7,6 @@ import { assert } from '../../base/assert.ts';
 export interface DataFile {
   /** Reads up to `length` bytes at `position` into `buffer[offset..]`; returns the count (short at EOF). */
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
-  /** Callback form of `read` for the hot path (one closure per read instead of promise layers). */
-  readWith(
-    buffer: Buffer,
-    offset: number,
-    length: number,
-    position: number,
-    done: (error: Error | null, bytesRead: number) => void,
-  ): void;
   /** Writes `buffer[offset..offset+length]` at `position`, completely. */
   write(buffer: Buffer, offset: number, length: number, position: number): Promise<void>;
   /** Makes every completed write durable (fdatasync). */
@@ -52,17 +44,6 @@ class RealDataFile implements DataFile {
         error ? reject(error) : resolve(bytesRead),
       );
     });
-  }
-
-  readWith(
-    buffer: Buffer,
-    offset: number,
-    length: number,
-    position: number,
-    done: (error: Error | null, bytesRead: number) => void,
-  ): void {
-    assert(offset + length <= buffer.length && position >= 0, 'read: bad bounds');
-    read(this.#fd, buffer, offset, length, position, done);
   }
 
   async write(buffer: Buffer, offset: number, length: number, position: number): Promise<void> {

@@ -32,19 +32,6 @@ export class LossyDataFile implements DataFile {
     return end - position;
   }
 
-  readWith(
-    buffer: Buffer,
-    offset: number,
-    length: number,
-    position: number,
-    done: (error: Error | null, bytesRead: number) => void,
-  ): void {
-    this.read(buffer, offset, length, position).then(
-      (count) => done(null, count),
-      (error: Error) => done(error, 0),
-    );
-  }
-
   async write(buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
     assert(!this.#cut, 'write after power cut');
     this.#pending.push({ position, bytes: Buffer.from(buffer.subarray(offset, offset + length)) });

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBlockStore, StoreError, type BlockStore } from '../block-store.ts';
 import { fsckPool } from './fsck.ts';
+import { openPool } from './pool.ts';
+import { openRealDataFile, type DataFile } from './data-file.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -230,4 +232,76 @@ test('one process owns a pool: a second open and an online fsck are refused', as
     await assert.rejects(openBlockStore({ dir }), (e: StoreError) => e.code === 'EBUSY');
     assert.match((await fsckPool(dir)).problems.join(), /open in another process/);
   });
+});
+
+test('a 1 TiB thin volume: maps, diff, usage and trim cost what is mapped, not the device size', async () => {
+  await withPool(async (store) => {
+    const TiB = 1024 * 1024 * MiB;
+    await store.createVolume('vol-big', TiB);
+    await store.write('vol-big', 0, pattern(100, 1));
+    await store.write('vol-big', TiB - 100, pattern(100, 2));
+    await store.snapshot('vol-big', 'snap-big');
+    await store.clone('snap-big', 'vol-clone');
+    await store.write('vol-clone', 512 * MiB, pattern(100, 3));
+    const started = performance.now();
+    assert.equal(store.mapRange('vol-big', 0, TiB).filter((r) => r.allocated).length, 2);
+    assert.deepEqual(
+      store.diff('snap-big', 'vol-clone').map((r) => r.offset),
+      [512 * MiB],
+    );
+    assert.equal(store.diff(null, 'vol-clone').length, 3);
+    assert.equal(store.deviceUsage('vol-clone').mappedBytes, 3 * extent);
+    await store.trim('vol-clone', 0, TiB);
+    assert.deepEqual(store.mapRange('vol-clone', 0, TiB), [{ offset: 0, length: TiB, allocated: false }]);
+    assert.ok(performance.now() - started < 2000, 'range operations iterate mapped rows only');
+    assert.deepEqual(await store.read('snap-big', TiB - 100, 100), pattern(100, 2));
+  });
+});
+
+test('a write that finds the pool full first reuses space freed by deletes', async () => {
+  await withPool(
+    async (store) => {
+      await store.createVolume('vol-a', 4 * extent);
+      await store.write('vol-a', 0, pattern(4 * extent, 1));
+      await store.createVolume('vol-b', 4 * extent);
+      await store.deleteVolume('vol-a');
+      // No flush: the frees are pending; the write must commit them and retry instead of failing.
+      await store.write('vol-b', 0, pattern(4 * extent, 2));
+      assert.deepEqual(await store.read('vol-b', 0, 4 * extent), pattern(4 * extent, 2));
+      assert.equal(store.usage().usedBytes, 4 * extent);
+    },
+    { capacityBytes: 4 * extent },
+  );
+});
+
+test('a failed commit stops the pool (fail-stop); reopening finds everything flushed before it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-pool-'));
+  try {
+    const real = await openRealDataFile(join(dir, 'data'));
+    let failSync = false;
+    const flaky: DataFile = {
+      read: (...args) => real.read(...args),
+      write: (...args) => real.write(...args),
+      sync: () => (failSync ? Promise.reject(new Error('EIO: injected')) : real.sync()),
+      truncate: (length) => real.truncate(length),
+      sizeBytes: () => real.sizeBytes(),
+      close: () => real.close(),
+    };
+    const store = await openPool({ dir, dataFile: flaky, capacityBytes: 16 * MiB });
+    await store.createVolume('vol-a', 1 * MiB);
+    await store.write('vol-a', 0, pattern(100_000, 1));
+    await store.flush();
+    failSync = true;
+    await store.write('vol-a', 500_000, pattern(1000, 2));
+    await assert.rejects(store.flush(), /failed to commit/);
+    await assert.rejects(store.read('vol-a', 0, 10), /failed to commit/);
+    await assert.rejects(store.snapshot('vol-a', 'snap-a'), /failed to commit/);
+    await store.close();
+    assert.deepEqual((await fsckPool(dir)).problems, []);
+    const again = await openBlockStore({ dir });
+    assert.deepEqual(await again.read('vol-a', 0, 100_000), pattern(100_000, 1));
+    await again.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

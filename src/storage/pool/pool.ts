@@ -155,6 +155,8 @@ export class Pool implements BlockStore {
   #control: Promise<void> = Promise.resolve();
   #reclaimScheduled = false;
   #closed = false;
+  /** Set when a commit failed: memory is then ahead of disk, so the pool stops (fail-stop) until reopened. */
+  #failure: Error | null = null;
 
   constructor(meta: MetaDb, data: DataFile, snapshot: MetaSnapshot, log: Logger) {
     const pool = snapshot.pool;
@@ -790,19 +792,20 @@ export class Pool implements BlockStore {
   #readData(buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
     assert(position + length <= this.#allocator.highWater * this.extentBytes, 'readData: past high water');
     const epoch = this.#reads.begin();
-    return new Promise((resolve, reject) => {
-      this.#data.readWith(buffer, offset, length, position, (error, count) => {
-        if (error === null && count === length) {
-          this.#reads.end(epoch);
-          return resolve();
-        }
-        const rest =
-          error !== null
-            ? Promise.reject(error)
-            : this.#readFully(buffer, offset + count, length - count, position + count, count === 0);
-        rest.then(resolve, reject).finally(() => this.#reads.end(epoch));
-      });
-    });
+    const end = () => this.#reads.end(epoch);
+    return this.#data.read(buffer, offset, length, position).then(
+      (count) => {
+        assert(count >= 0 && count <= length, 'read: bad count');
+        if (count === length) return end();
+        return this.#readFully(buffer, offset + count, length - count, position + count, count === 0).finally(
+          end,
+        );
+      },
+      (error: unknown) => {
+        end();
+        throw error;
+      },
+    );
   }
 
   async #readFully(buffer: Buffer, offset: number, length: number, position: number, atEnd: boolean) {
@@ -848,7 +851,13 @@ export class Pool implements BlockStore {
     if (this.#commitQueued !== null) return this.#commitQueued;
     const next = this.#commitRunning.then(() => {
       this.#commitQueued = null;
-      return this.#commitOnce();
+      if (this.#failure !== null) throw this.#failure;
+      return this.#commitOnce().catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        this.#failure = new Error(`block store failed to commit (reopen the pool): ${message}`);
+        this.#log.error({ err: error }, 'storage: commit failed; the pool is stopped');
+        throw this.#failure;
+      });
     });
     this.#commitQueued = next;
     this.#commitRunning = next.catch(() => undefined);
@@ -1046,9 +1055,11 @@ export class Pool implements BlockStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#control;
-    this.#runReclaims();
-    await this.commit();
-    await this.#releaseChain;
+    if (this.#failure === null) {
+      this.#runReclaims();
+      await this.commit();
+      await this.#releaseChain;
+    }
     this.#closed = true;
     clearInterval(this.#timer);
     this.#meta.close();
@@ -1064,6 +1075,7 @@ export class Pool implements BlockStore {
   }
 
   #checkOpen(): void {
+    if (this.#failure !== null) throw this.#failure;
     if (this.#closed) throw new StoreError('EBUSY', 'the block store is closed');
   }
 

@@ -1,4 +1,5 @@
 // Reading `BlockDeviceMapping.N` of RegisterImage, RunInstances and CreateImage, and rendering mappings.
+import { assertNever } from '../../../base/assert.ts';
 import type { Mapping, MappingRequest } from '../../../cloud/block-device-mappings.ts';
 import type { QueryParams } from '../query-params.ts';
 import type { XmlObject } from '../xml.ts';
@@ -43,6 +44,6 @@ export function imageMappingXml(mapping: Mapping): XmlObject {
     case 'no-device':
       return { deviceName: mapping.deviceName, noDevice: '' };
     default:
-      return mapping satisfies never;
+      return assertNever(mapping, 'mapping');
   }
 }

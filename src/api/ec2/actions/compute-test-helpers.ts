@@ -11,7 +11,7 @@ import type { TestDaemon } from '../../testing/test-daemon.ts';
 
 /** A completed snapshot of a fresh `sizeGiB` volume whose first bytes are `marker`. */
 export async function snapshotWithData(
-  strata: TestDaemon,
+  strata: Pick<TestDaemon, 'cloud' | 'region'>,
   ec2: EC2Client,
   marker: string,
   sizeGiB = 1,

@@ -1,5 +1,6 @@
 // EC2 image actions: RegisterImage, DescribeImages, DeregisterImage, Describe/Modify/ResetImageAttribute.
 // The semantics live in cloud/images.ts; this file reads parameters and shapes EC2's XML.
+import { assertNever } from '../../../base/assert.ts';
 import { ApiError } from '../../errors.ts';
 import type { Image } from '../../../cloud/images.ts';
 import type { LaunchPermission } from '../../../cloud/image-permissions.ts';
@@ -145,7 +146,7 @@ export const describeImageAttribute = defineAction({
           bootMode: image.row.boot_mode === null ? undefined : { value: image.row.boot_mode },
         };
       default:
-        return attribute satisfies never;
+        return assertNever(attribute, 'attribute');
     }
   },
 });
@@ -226,6 +227,32 @@ export const resetImageAttribute = defineAction({
   },
 });
 
+/** EC2 CreateImage. */
+export const createImage = defineAction({
+  name: 'CreateImage',
+  params: [
+    'InstanceId',
+    'Name',
+    'Description',
+    'NoReboot',
+    'BlockDeviceMapping.N',
+    'TagSpecification.N',
+    'DryRun',
+  ],
+  async run(ctx, params) {
+    const row = await ctx.cloud.compute.createImage(ctx.accountId, {
+      instanceId: params.requiredString('InstanceId'),
+      name: params.string('Name'),
+      description: params.string('Description'),
+      noReboot: params.boolean('NoReboot') === true,
+      mappings: mappingRequests(params),
+      tagSpecifications: params.tagSpecifications(),
+      dryRun: dryRun(params),
+    });
+    return { imageId: row.id };
+  },
+});
+
 /** Every image action, for the registry. */
 export const imageActions = [
   registerImage,
@@ -234,4 +261,5 @@ export const imageActions = [
   describeImageAttribute,
   modifyImageAttribute,
   resetImageAttribute,
+  createImage,
 ] as const;

@@ -1,7 +1,9 @@
-// EC2 AttachVolume and DetachVolume; the semantics live in cloud/attachments.ts.
+// EC2 AttachVolume, DetachVolume and CreateSnapshots (an instance's volumes); the semantics live in
+// cloud/attachments.ts and cloud/instance-snapshots.ts.
 import type { Attachment } from '../../../cloud/attachments.ts';
 import { defineAction } from '../action.ts';
 import type { XmlObject } from '../xml.ts';
+import { snapshotXml } from './snapshots.ts';
 
 /** An attachment as AttachVolume/DetachVolume (and DescribeVolumes' attachmentSet) render it. */
 export function attachmentXml(a: Attachment): XmlObject {
@@ -47,5 +49,33 @@ export const detachVolume = defineAction({
   },
 });
 
-/** The attachment actions, for the registry. */
-export const attachmentActions = [attachVolume, detachVolume] as const;
+/** EC2 CreateSnapshots. */
+export const createSnapshots = defineAction({
+  name: 'CreateSnapshots',
+  params: [
+    'InstanceSpecification.InstanceId',
+    'InstanceSpecification.ExcludeBootVolume',
+    'InstanceSpecification.ExcludeDataVolumeId.N',
+    'Description',
+    'TagSpecification.N',
+    'CopyTagsFromSource',
+    'DryRun',
+  ],
+  status: 'partial',
+  notes: 'volumes are snapshotted one after another: not crash-consistent across volumes under guest writes',
+  async run(ctx, params) {
+    const snapshots = await ctx.cloud.compute.createSnapshots(ctx.accountId, {
+      instanceId: params.requiredString('InstanceSpecification.InstanceId'),
+      excludeBootVolume: params.boolean('InstanceSpecification.ExcludeBootVolume') === true,
+      excludeDataVolumeIds: params.list('InstanceSpecification.ExcludeDataVolumeId'),
+      description: params.string('Description'),
+      tagSpecifications: params.tagSpecifications(),
+      copyTagsFromSource: params.string('CopyTagsFromSource'),
+      dryRun: params.boolean('DryRun') === true,
+    });
+    return { snapshotSet: snapshots.map(snapshotXml) };
+  },
+});
+
+/** The attachment and instance-snapshot actions, for the registry. */
+export const attachmentActions = [attachVolume, detachVolume, createSnapshots] as const;

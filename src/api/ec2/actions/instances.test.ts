@@ -4,10 +4,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  CreateImageCommand,
   DeleteSnapshotCommand,
+  DescribeImagesCommand,
+  DescribeSnapshotsCommand,
   DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
+  DescribeInstanceTypesCommand,
   DescribeVolumesCommand,
   GetConsoleOutputCommand,
   ModifyInstanceAttributeCommand,
@@ -67,6 +71,19 @@ async function describe(instanceId: string): Promise<Instance> {
 async function state(instanceId: string): Promise<[string | undefined, number | undefined]> {
   const { State } = await describe(instanceId);
   return [State?.Name, State?.Code];
+}
+
+// The fake guest acts on its own (user data `poweroff` runs after boot), like a real one, so a test waits
+// for the state it expects the way SDK waiters do: describe until it shows up, within a deadline.
+async function waitForState(instanceId: string, wanted: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    await settle();
+    const [name] = await state(instanceId);
+    if (name === wanted) return;
+    assert.ok(Date.now() < deadline, `${instanceId} reached ${wanted} (it is ${name})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 async function console(instanceId: string): Promise<string> {
@@ -257,7 +274,8 @@ test('a guest that powers off stops or terminates per InstanceInitiatedShutdownB
     UserData: poweroff,
     InstanceInitiatedShutdownBehavior: 'terminate',
   })) as [string];
-  await settle();
+  await waitForState(stopper, 'stopped');
+  await waitForState(terminator, 'terminated');
   assert.deepEqual(await state(stopper), ['stopped', 80]);
   assert.equal((await describe(stopper)).StateReason?.Code, 'Client.InstanceInitiatedShutdown');
   assert.deepEqual(await state(terminator), ['terminated', 48]);
@@ -331,6 +349,30 @@ test('instance attributes: instanceType only while stopped, disableApiTerminatio
   const rootId = mappings[0]?.Ebs?.VolumeId;
   const { Volumes } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [rootId!] }));
   assert.equal(Volumes?.[0]?.State, 'available');
+});
+
+test('DescribeInstanceTypes lists the table with EC2 sizes', async () => {
+  const out = await ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: ['t3.micro', 'm5.large'] }));
+  const sizes = out.InstanceTypes?.map((t) => [
+    t.InstanceType,
+    t.VCpuInfo?.DefaultVCpus,
+    t.MemoryInfo?.SizeInMiB,
+  ]);
+  assert.deepEqual(sizes, [
+    ['t3.micro', 2, 1024],
+    ['m5.large', 2, 8192],
+  ]);
+  const big = await ec2.send(
+    new DescribeInstanceTypesCommand({ Filters: [{ Name: 'vcpu-info.default-vcpus', Values: ['8'] }] }),
+  );
+  assert.deepEqual(
+    big.InstanceTypes?.map((t) => t.InstanceType),
+    ['m5.2xlarge', 'c5.2xlarge'],
+  );
+  await expectEc2Error(
+    ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: ['p9.huge' as never] })),
+    'InvalidInstanceType',
+  );
 });
 
 test('DescribeInstances filters and pages; DescribeInstanceStatus; ClientToken; isolation', async () => {
@@ -430,4 +472,60 @@ test('a daemon restart reconciles instances with what the driver still runs', as
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id, stopped] }));
   await settle();
   assert.deepEqual(await state(id), ['terminated', 48]);
+});
+
+test('CreateImage snapshots every volume (rebooting unless NoReboot) into an image that launches', async () => {
+  const [id] = (await run()) as [string];
+  const rootId = (await describe(id)).BlockDeviceMappings![0]!.Ebs!.VolumeId!;
+  await strata.cloud.store.write(rootId, 0, Buffer.from('IMAGED-ROOT'));
+  const created = await ec2.send(
+    new CreateImageCommand({
+      InstanceId: id,
+      Name: `from-${id}`,
+      BlockDeviceMappings: [{ DeviceName: '/dev/sdf', NoDevice: '' }],
+      TagSpecifications: [
+        { ResourceType: 'image', Tags: [{ Key: 'kind', Value: 'golden' }] },
+        { ResourceType: 'snapshot', Tags: [{ Key: 'kind', Value: 'golden-disk' }] },
+      ],
+    }),
+  );
+  const newImageId = created.ImageId!;
+  await settle();
+  // The reboot is a shutdown and boot of the VM: the guest boots a second time, the instance stays running.
+  assert.match(await console(id), new RegExp(`${BOOT_MARKER} count=2`));
+  assert.deepEqual(await state(id), ['running', 16]);
+  const { Images } = await ec2.send(new DescribeImagesCommand({ ImageIds: [newImageId] }));
+  const image = Images?.[0];
+  assert.equal(image?.State, 'available');
+  assert.deepEqual(image.Tags, [{ Key: 'kind', Value: 'golden' }]);
+  assert.deepEqual(
+    image.BlockDeviceMappings?.map((m) => m.DeviceName),
+    ['/dev/xvda'],
+  );
+  const snapId = image.BlockDeviceMappings![0]!.Ebs!.SnapshotId!;
+  const { Snapshots } = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapId] }));
+  assert.equal(Snapshots?.[0]?.Description, `Created by CreateImage(${id}) for ${newImageId} from ${rootId}`);
+  assert.deepEqual(Snapshots?.[0]?.Tags, [{ Key: 'kind', Value: 'golden-disk' }]);
+  const launched = await ec2.send(new RunInstancesCommand({ ImageId: newImageId, MinCount: 1, MaxCount: 1 }));
+  await settle();
+  const clone = launched.Instances![0]!.InstanceId!;
+  const cloneRoot = (await describe(clone)).BlockDeviceMappings![0]!.Ebs!.VolumeId!;
+  assert.equal((await strata.cloud.store.read(cloneRoot, 0, 11)).toString(), 'IMAGED-ROOT');
+  const quiet = await ec2.send(
+    new CreateImageCommand({ InstanceId: id, Name: `quiet-${id}`, NoReboot: true }),
+  );
+  await settle();
+  assert.match(await console(id), new RegExp(`${BOOT_MARKER} count=2`));
+  assert.doesNotMatch(await console(id), new RegExp(`${BOOT_MARKER} count=3`));
+  assert.ok(quiet.ImageId);
+  await expectEc2Error(
+    ec2.send(new CreateImageCommand({ InstanceId: id, Name: `from-${id}` })),
+    'InvalidAMIName.Duplicate',
+  );
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id, clone] }));
+  await settle();
+  await expectEc2Error(
+    ec2.send(new CreateImageCommand({ InstanceId: id, Name: `late-${id}` })),
+    'IncorrectInstanceState',
+  );
 });

@@ -1,6 +1,7 @@
 // EC2 instance actions: RunInstances, DescribeInstances, DescribeInstanceStatus, Start/Stop/Reboot/
 // TerminateInstances, Describe/ModifyInstanceAttribute and GetConsoleOutput. The semantics live in
 // cloud/instances.ts and cloud/instance-lifecycle.ts; this file reads parameters and shapes EC2's XML.
+import { assertNever } from '../../../base/assert.ts';
 import { ApiError } from '../../errors.ts';
 import { stateCodes, instanceState, type StateChange } from '../../../cloud/instance-states.ts';
 import { instanceType, scaledForHost } from '../../../cloud/instance-types.ts';
@@ -286,7 +287,7 @@ export const describeInstanceAttribute = defineAction({
       case 'blockDeviceMapping':
         return { instanceId, blockDeviceMapping: volumeMappings(instance).map(instanceMappingXml) };
       default:
-        return attribute satisfies never;
+        return assertNever(attribute, 'attribute');
     }
   },
 });

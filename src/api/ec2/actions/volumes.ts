@@ -26,7 +26,18 @@ export function volumeXml(volume: Volume): XmlObject {
     availabilityZone: row.availability_zone,
     status: row.state,
     createTime: row.create_time,
-    attachmentSet: [],
+    attachmentSet: volume.attachment
+      ? [
+          {
+            volumeId: row.id,
+            instanceId: volume.attachment.instanceId,
+            device: volume.attachment.device,
+            status: volume.attachment.status,
+            attachTime: volume.attachment.attachTime,
+            deleteOnTermination: volume.attachment.deleteOnTermination,
+          },
+        ]
+      : [],
     tagSet: volume.tags.size > 0 ? tagSet(volume.tags) : undefined,
     volumeType: row.volume_type,
     iops: row.iops,
@@ -105,7 +116,6 @@ export const createVolume = defineAction({
 export const describeVolumes = defineAction({
   name: 'DescribeVolumes',
   params: ['VolumeId.N', 'Filter.N', 'MaxResults', 'NextToken', 'DryRun'],
-  notes: 'attachment.* filters match nothing until compute attaches volumes',
   async run(ctx, params) {
     const request = { volumeIds: params.list('VolumeId'), filters: params.filters(), ...params.page() };
     checkDryRun(ctx, params);
