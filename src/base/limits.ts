@@ -51,6 +51,12 @@ export const limits = {
   ebsListResultsMax: 10_000,
   /** Blocks `strata snapshot upload/download` keep in flight; each holds a 512 KiB buffer on both ends. */
   ebsTransferBlocksInFlight: 8,
+  /** Chunks the snapshot archiver/restorer keep in flight; each holds a 512 KiB buffer (docs/archive.md). */
+  archiveChunksInFlight: 8,
+  /** How long one archive object operation is retried with backoff before the archive fails with a reason. */
+  archiveRetryDeadlineMs: 60_000,
+  /** Archive GC removes an unreferenced chunk only if older than this; an archive must finish within half of it. */
+  archiveSweepGraceMs: 24 * 3600 * 1000,
   /** Largest EBS volume, in GiB (io2 Block Express / gp3: 16 TiB = 16384 GiB; io2 up to 65536). */
   volumeGiBMax: 65536,
   /** Smallest extent a pool may use: the page size; smaller multiplies metadata per byte (docs/storage.md). */

@@ -56,6 +56,11 @@ export function registerServe(program: Command): void {
     .addOption(
       new Option('--log-level <level>', 'pino level: debug, info, warn, error').env('STRATA_LOG_LEVEL'),
     )
+    .addOption(
+      new Option('--demo-image', 'register the bootable demo image as the AMI strata-demo (once)').env(
+        'STRATA_DEMO_IMAGE',
+      ),
+    )
     .addHelpText(
       'after',
       '\nOn first start Strata creates an admin account (keys from STRATA_ADMIN_ACCESS_KEY_ID and\n' +

@@ -2,8 +2,8 @@
 // itself sealed under the master key in `<data-dir>/master.key` (0600) — a KMS-style envelope. A dump of
 // the database alone reveals no usable secret; the master key file must be kept (and backed up) with it.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { assert } from '../base/assert.ts';
+import { loadOrCreateKeyFile } from '../base/key-file.ts';
 
 const keyBytes = 32;
 const ivBytes = 12;
@@ -21,13 +21,7 @@ export class SecretBox {
 
   /** Loads `path`, creating it (0600, random 256-bit key) when absent. */
   static openOrCreate(path: string): SecretBox {
-    if (!existsSync(path)) {
-      writeFileSync(path, `${randomBytes(keyBytes).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    }
-    chmodSync(path, 0o600);
-    const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
-    if (key.length !== keyBytes) throw new Error(`${path} does not hold a 256-bit base64 key`);
-    return new SecretBox(key);
+    return new SecretBox(loadOrCreateKeyFile(path));
   }
 
   /** Seals `plaintext`, bound to `context` (e.g. the access key id) so a sealed value cannot move rows. */

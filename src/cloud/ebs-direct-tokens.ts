@@ -3,8 +3,8 @@
 // to another block or snapshot, forged, or used after it expires (AWS: 7 days). A page token binds the
 // listing it continues and the next block index.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { assert } from '../base/assert.ts';
+import { loadOrCreateKeyFile } from '../base/key-file.ts';
 
 const keyBytes = 32;
 const macBytes = 32;
@@ -21,13 +21,7 @@ export class EbsTokens {
 
   /** Loads the key at `path`, creating it (random, 0600) when absent. */
   static openOrCreate(path: string): EbsTokens {
-    if (!existsSync(path)) {
-      writeFileSync(path, `${randomBytes(keyBytes).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    }
-    chmodSync(path, 0o600);
-    const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
-    if (key.length !== keyBytes) throw new Error(`${path} does not hold a 256-bit base64 key`);
-    return new EbsTokens(key);
+    return new EbsTokens(loadOrCreateKeyFile(path));
   }
 
   /** A BlockToken for one block of one snapshot, valid until `expiresAtSeconds` (Unix time). */

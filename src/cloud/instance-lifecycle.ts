@@ -157,6 +157,7 @@ export class InstanceLifecycle {
   async start(accountId: string, ids: readonly string[], dryRun: boolean): Promise<StateChange[]> {
     const rows = await this.#deps.instances.owned(accountId, ids);
     InstanceService.requireStates(rows, ['stopped', 'pending', 'running'], 'started');
+    for (const row of rows) if (row.state === 'stopped') await this.#requireRoot(row);
     if (dryRun) throw new ApiError('DryRunOperation');
     const changes: StateChange[] = [];
     for (const row of rows) {
@@ -174,6 +175,17 @@ export class InstanceLifecycle {
       } else changes.push({ instanceId: row.id, previous, current: previous });
     }
     return changes;
+  }
+
+  // A stopped instance whose root volume was detached cannot boot until one is attached at its root device.
+  async #requireRoot(row: InstanceRow): Promise<void> {
+    const mappings = await mappingsOf(this.#deps.db, [row.id]);
+    if (!mappings.some((m) => m.device_name === row.root_device_name && m.volume_id !== null)) {
+      throw ec2Error(
+        'IncorrectInstanceState',
+        `The instance '${row.id}' has no volume attached at its root device ${row.root_device_name}.`,
+      );
+    }
   }
 
   /** StopInstances: running → stopping → stopped; Force stops at once. */

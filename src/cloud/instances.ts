@@ -110,6 +110,8 @@ export function checkInstanceIds(ids: readonly string[]): void {
 /** The instance service: every method takes the caller's account id. */
 export class InstanceService {
   readonly #deps: InstanceServiceDeps;
+  /** RunInstances in flight per ClientToken, so retries of one token run one after another. */
+  readonly #tokenRuns = new Map<string, Promise<Instance[]>>();
   /** Set by createCompute: the state machine that launches what RunInstances records. */
   lifecycle: InstanceLifecycle | undefined;
 
@@ -174,14 +176,34 @@ export class InstanceService {
     if (request.dryRun) throw new ApiError('DryRunOperation');
     const token = request.clientToken;
     if (token !== undefined) {
-      const lookup = await lookupClientToken(this.#deps.db, accountId, 'RunInstances', token, {
-        ...request,
-        dryRun: false,
-      });
-      if (lookup.kind === 'replay') return this.#reservation(accountId, lookup.resourceId);
-      return this.#insertRun(accountId, request, plan, lookup.digest);
+      // Concurrent retries with one token must not both miss the lookup and both launch.
+      const key = `${accountId}\u0000${token}`;
+      const previous = this.#tokenRuns.get(key) ?? Promise.resolve();
+      const result = previous.then(
+        () => this.#runWithToken(accountId, request, plan, token),
+        () => this.#runWithToken(accountId, request, plan, token),
+      );
+      this.#tokenRuns.set(key, result);
+      void result
+        .finally(() => {
+          if (this.#tokenRuns.get(key) === result) this.#tokenRuns.delete(key);
+        })
+        .catch(() => undefined);
+      return result;
     }
     return this.#insertRun(accountId, request, plan, undefined);
+  }
+
+  async #runWithToken(
+    accountId: string,
+    request: RunInstancesRequest,
+    plan: RunPlan,
+    token: string,
+  ): Promise<Instance[]> {
+    const params = { ...request, dryRun: false };
+    const lookup = await lookupClientToken(this.#deps.db, accountId, 'RunInstances', token, params);
+    if (lookup.kind === 'replay') return this.#reservation(accountId, lookup.resourceId);
+    return this.#insertRun(accountId, request, plan, lookup.digest);
   }
 
   async #reservation(accountId: string, reservationId: string): Promise<Instance[]> {

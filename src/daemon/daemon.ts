@@ -13,6 +13,7 @@ import type { OpenedDatabase } from '../db/database.ts';
 import { openBlockStore } from '../storage/block-store.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import { startNbdServer } from '../nbd/nbd-server.ts';
+import { loadOrCreateKeyFile } from '../base/key-file.ts';
 import type { NbdServer } from '../nbd/nbd-server.ts';
 import { Accounts } from '../cloud/accounts.ts';
 import type { AccessKey, KeyPair } from '../cloud/accounts.ts';
@@ -21,6 +22,7 @@ import { createRegions } from '../cloud/regions.ts';
 import { createEbs } from '../cloud/ebs.ts';
 import { createEbsDirect } from '../cloud/ebs-direct.ts';
 import { createCompute } from '../cloud/compute.ts';
+import { registerDemoImage } from '../cloud/demo-ami.ts';
 import { createVmDriver } from '../compute/create-driver.ts';
 import type { VmDriver } from '../compute/vm-driver.ts';
 import { ebsDirectHandler } from '../api/ebs/ebs-router.ts';
@@ -46,10 +48,7 @@ export interface DaemonOptions {
   readonly nbdListen?: ListenAddress;
   readonly region?: string;
   readonly zones?: readonly string[];
-  /**
-   * `--demo-image`: register the demo image as an AMI at start. Carried for compute/images (not built yet):
-   * TODO(compute): when an image service exists, register the demo image in `composeCloud`'s caller.
-   */
+  /** `--demo-image`: register the demo image as the admin's AMI `strata-demo` at start (cloud/demo-ami.ts). */
   readonly demoImage?: boolean;
   /** Imposed admin keys (STRATA_ADMIN_ACCESS_KEY_ID / _SECRET_ACCESS_KEY), used only when no account exists. */
   readonly adminKeys?: KeyPair;
@@ -94,6 +93,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const nbd = await startNbdServer({
       store,
       socketPath: join(dataDir, 'nbd.sock'),
+      attachmentKey: loadOrCreateKeyFile(join(dataDir, 'nbd-attachment.key')),
       ...(options.nbdListen !== undefined ? { tcp: options.nbdListen } : {}),
       logger: options.logger,
     });
@@ -110,6 +110,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       options.logger.warn(
         'STRATA_ADMIN_ACCESS_KEY_ID is ignored: the admin account already exists with another key',
       );
+    }
+    if (options.demoImage === true) {
+      const imageId = await registerDemoImage(cloud, admin.key.accountId);
+      options.logger.info({ imageId }, 'demo image registered');
     }
     const api = await startApiServer({
       cloud,

@@ -1,5 +1,5 @@
 // Which export names open which devices: volumes read-write, snapshots read-only, and attachment locks.
-import { randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { assert } from '../base/assert.ts';
 import type { BlockStore, DeviceInfo } from '../storage/block-store.ts';
 
@@ -38,11 +38,15 @@ const SECRET_SEPARATOR = '.attachment-';
 /** The export namespace over one block store. */
 export class ExportRegistry {
   readonly #store: BlockStore;
+  readonly #attachmentKey: Buffer;
   readonly #locksByVolume = new Map<string, AttachmentLock>();
   readonly #locksBySecret = new Map<string, AttachmentLock>();
 
-  constructor(store: BlockStore) {
+  /** `attachmentKey` derives secret export names, so the same key gives the same name to the same owner. */
+  constructor(store: BlockStore, attachmentKey: Buffer) {
+    assert(attachmentKey.length >= 16, 'attachment key must be at least 128 bits');
     this.#store = store;
+    this.#attachmentKey = attachmentKey;
   }
 
   /** Resolves an export name to a device, or says why it does not open. */
@@ -83,7 +87,9 @@ export class ExportRegistry {
       if (held.owner === owner) return held;
       throw new ExportLockError('EBUSY', `volume ${volumeId} is already attached to ${held.owner}`);
     }
-    const secretExportName = `${volumeId}${SECRET_SEPARATOR}${randomBytes(16).toString('hex')}`;
+    // Derived, not random: a daemon restarted with the same key hands a re-adopted QEMU back its name.
+    const secret = createHmac('sha256', this.#attachmentKey).update(`${volumeId}\n${owner}`).digest('hex');
+    const secretExportName = `${volumeId}${SECRET_SEPARATOR}${secret.slice(0, 32)}`;
     const lock: AttachmentLock = { volumeId, owner, secretExportName };
     this.#locksByVolume.set(volumeId, lock);
     this.#locksBySecret.set(secretExportName, lock);

@@ -17,6 +17,12 @@ export interface NbdServerOptions {
   /** Optional TCP listener (port 0 picks a free port; see `tcpAddress`). */
   readonly tcp?: { readonly host: string; readonly port: number };
   readonly logger?: Logger;
+  /**
+   * Key the secret export names are derived from (HMAC of volume id and owner). The daemon keeps it in
+   * `<data-dir>/nbd-attachment.key`, so a QEMU re-adopted after a daemon restart reconnects under the same
+   * name; omitted, a random key lives as long as the server.
+   */
+  readonly attachmentKey?: Buffer;
 }
 
 /** A running NBD server. */

@@ -1,4 +1,5 @@
 // The listeners and the set of live connections; each socket goes handshake -> transmission.
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { chmod, lstat, rename, rm } from 'node:fs/promises';
@@ -37,7 +38,7 @@ export class StrataNbdServer implements NbdServer {
     this.socketPath = options.socketPath;
     this.#store = options.store;
     this.#logger = options.logger ?? silentLogger;
-    this.#registry = new ExportRegistry(options.store);
+    this.#registry = new ExportRegistry(options.store, options.attachmentKey ?? randomBytes(32));
   }
 
   /** Binds the unix socket (0600 from the first moment) and the optional TCP port. */

@@ -178,7 +178,25 @@ test('a stopped instance gets the mapping only; the next start boots with it; Fo
   await ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, Force: true }));
   await settle();
   assert.equal(await volumeState(volumeId), 'available');
+  // The root of a stopped instance may be detached; it then cannot start until a root is attached again.
+  await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+  await settle();
+  await ec2.send(new DetachVolumeCommand({ VolumeId: rootVolumeId }));
+  await settle();
+  await expectEc2Error(
+    ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] })),
+    'IncorrectInstanceState',
+  );
+  await ec2.send(
+    new AttachVolumeCommand({ VolumeId: rootVolumeId, InstanceId: instanceId, Device: '/dev/xvda' }),
+  );
+  await settle();
+  await ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
+  await settle();
+  const running = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+  assert.equal(running.Reservations?.[0]?.Instances?.[0]?.State?.Name, 'running');
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
   await settle();
-  await expectEc2Error(volumeState(rootVolumeId), 'InvalidVolume.NotFound');
+  // Re-attached through AttachVolume, the root no longer has DeleteOnTermination (EC2's default): it stays.
+  assert.equal(await volumeState(rootVolumeId), 'available');
 });

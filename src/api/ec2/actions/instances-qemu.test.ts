@@ -1,16 +1,15 @@
-// End to end with real peers: the demo image uploaded into a volume through the store, snapshotted and
-// registered with the AWS SDK, launched with RunInstances under the QEMU driver (TCG), booting from the
+// End to end with real peers: `strata serve --demo-image` builds the demo image, uploads it into a volume
+// through the store, snapshots and registers it; RunInstances launches it with RunInstances under the QEMU driver (TCG), booting from the
 // daemon's NBD server; the guest's boot marker is read through GetConsoleOutput.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  CreateSnapshotCommand,
-  CreateVolumeCommand,
+  DescribeImagesCommand,
   DescribeInstancesCommand,
   EC2Client,
   GetConsoleOutputCommand,
@@ -18,11 +17,11 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { silentLogger } from '../../../base/log.ts';
-import { buildDemoImage, findDemoImageSources } from '../../../compute/image/demo-image.ts';
+import { findDemoImageSources } from '../../../compute/image/demo-image.ts';
+import { demoImageName } from '../../../cloud/demo-ami.ts';
 import { BOOT_MARKER } from '../../../compute/image/guest-files.ts';
 import { createQemuDriver } from '../../../compute/qemu/qemu-driver.ts';
-import { startDaemon, type Daemon } from '../../../daemon/daemon.ts';
-import { registerImage } from './compute-test-helpers.ts';
+import { startDaemon } from '../../../daemon/daemon.ts';
 
 const bootTimeoutMs = 90_000;
 
@@ -36,22 +35,6 @@ async function skipReason(): Promise<string | undefined> {
   }
 }
 
-// Copies the non-zero MiB chunks of the raw image into the volume, so the volume stays thin.
-async function upload(daemon: Daemon, file: string, volumeId: string): Promise<void> {
-  const { size } = await stat(file);
-  const handle = await open(file, 'r');
-  try {
-    for (let offset = 0; offset < size; offset += 1024 * 1024) {
-      const chunk = Buffer.alloc(Math.min(1024 * 1024, size - offset));
-      await handle.read(chunk, 0, chunk.length, offset);
-      if (chunk.some((byte) => byte !== 0)) await daemon.cloud.store.write(volumeId, offset, chunk);
-    }
-  } finally {
-    await handle.close();
-  }
-  await daemon.cloud.store.flush();
-}
-
 test('RunInstances boots the demo image under QEMU and GetConsoleOutput shows its marker', async (t) => {
   const reason = await skipReason();
   if (reason !== undefined) return t.skip(reason);
@@ -61,8 +44,12 @@ test('RunInstances boots the demo image under QEMU and GetConsoleOutput shows it
     dataDir,
     listen: { host: '127.0.0.1', port: 0 },
     hypervisor: 'qemu',
+    demoImage: true,
     vmDriver: createQemuDriver({ stateDir: dataDir, accelerator: 'tcg', logger: silentLogger }),
     logger: silentLogger,
+  }).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   });
   const ec2 = new EC2Client({
     endpoint: daemon.endpoint,
@@ -72,14 +59,13 @@ test('RunInstances boots the demo image under QEMU and GetConsoleOutput shows it
   });
   let instanceId: string | undefined;
   try {
-    await buildDemoImage({ output: join(dir, 'demo.img') });
-    const zone = daemon.cloud.regions.zones[0]!.zoneName;
-    const volume = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
-    await daemon.cloud.ebs.idle();
-    await upload(daemon, join(dir, 'demo.img'), volume.VolumeId!);
-    const snapshot = await ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId! }));
-    await daemon.cloud.ebs.idle();
-    const imageId = await registerImage(ec2, snapshot.SnapshotId!);
+    const images = await ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [demoImageName] }] }),
+    );
+    const imageId = images.Images?.[0]?.ImageId;
+    assert.ok(imageId, 'strata serve --demo-image registered the demo AMI');
+    const snapshotId = images.Images?.[0]?.BlockDeviceMappings?.[0]?.Ebs?.SnapshotId;
+    assert.ok(snapshotId && daemon.cloud.store.device(snapshotId)?.kind === 'snapshot');
     const run = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1 }));
     instanceId = run.Instances![0]!.InstanceId!;
     const started = Date.now();

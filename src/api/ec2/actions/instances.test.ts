@@ -2,6 +2,8 @@
 // volumes cloned from the image's snapshots, the EC2 state machine and its codes, guest power-off, attributes,
 // console output, filters, paging, idempotency and restart reconciliation.
 import { after, before, test } from 'node:test';
+import { open, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import {
   CreateImageCommand,
@@ -166,6 +168,20 @@ test('RunInstances: mapping overrides, ephemeral disks, and what EC2 rejects', a
   const { Volumes } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [rootId] }));
   assert.deepEqual([Volumes?.[0]?.Size, Volumes?.[0]?.VolumeType], [3, 'gp3']);
   assert.match(await console(instanceId!), /ephemeral0/);
+  // Instance-store data does not survive a stop, and the file goes with the instance.
+  const scratch = join(strata.dataDir, 'instance-store', instanceId!, 'ephemeral0.img');
+  await writeFile(scratch, 'scratch data', { flag: 'r+' });
+  await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId!] }));
+  await settle();
+  const handle = await open(scratch, 'r');
+  const head = Buffer.alloc(64);
+  await handle.read(head, 0, 64, 0);
+  assert.equal((await handle.stat()).size, units.GiB);
+  await handle.close();
+  assert.ok(
+    head.every((byte) => byte === 0),
+    'stop emptied the instance-store disk',
+  );
   const bad = (input: Partial<RunInstancesCommandInput>, code: string): Promise<void> =>
     expectEc2Error(
       ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, ...input })),
@@ -201,6 +217,7 @@ test('RunInstances: mapping overrides, ephemeral disks, and what EC2 rejects', a
   );
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId!] }));
   await settle();
+  await assert.rejects(stat(scratch), { code: 'ENOENT' });
 });
 
 test('the EC2 state machine: stop, start, reboot, terminate, with IncorrectInstanceState', async () => {
@@ -423,12 +440,12 @@ test('DescribeInstances filters and pages; DescribeInstanceStatus; ClientToken; 
     new DescribeInstanceStatusCommand({ InstanceIds: ids, IncludeAllInstances: true }),
   );
   assert.equal(all.InstanceStatuses?.length, 3);
-  const first = await ec2.send(
-    new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, ClientToken: 'run-once' }),
-  );
-  const second = await ec2.send(
-    new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, ClientToken: 'run-once' }),
-  );
+  // Two retries in flight at once still make one reservation.
+  const once = { ImageId: imageId, MinCount: 1, MaxCount: 1, ClientToken: 'run-once' };
+  const [first, second] = await Promise.all([
+    ec2.send(new RunInstancesCommand(once)),
+    ec2.send(new RunInstancesCommand(once)),
+  ]);
   assert.equal(second.ReservationId, first.ReservationId);
   assert.equal(second.Instances?.[0]?.InstanceId, first.Instances?.[0]?.InstanceId);
   await expectEc2Error(
