@@ -18,6 +18,7 @@ interface ServeFlags {
   zones?: string;
   logLevel?: string;
   demoImage?: boolean;
+  vmsOnShutdown: 'keep' | 'stop';
 }
 
 /** Registers `strata serve`. */
@@ -61,6 +62,12 @@ export function registerServe(program: Command): void {
         'STRATA_DEMO_IMAGE',
       ),
     )
+    .addOption(
+      new Option('--vms-on-shutdown <what>', 'on SIGTERM: keep VMs running for the next daemon, or stop them')
+        .choices(['keep', 'stop'])
+        .env('STRATA_VMS_ON_SHUTDOWN')
+        .default('keep'),
+    )
     .addHelpText(
       'after',
       '\nOn first start Strata creates an admin account (keys from STRATA_ADMIN_ACCESS_KEY_ID and\n' +
@@ -86,6 +93,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     hypervisor: flags.hypervisor,
     region: flags.region,
     demoImage: flags.demoImage === true,
+    vmsOnShutdown: flags.vmsOnShutdown,
     logger,
     ...(flags.database ? { databaseUrl: flags.database } : {}),
     ...(flags.nbdListen ? { nbdListen: parseListenAddress(flags.nbdListen, '--nbd-listen') } : {}),

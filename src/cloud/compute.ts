@@ -45,6 +45,8 @@ export interface Compute {
   recover(): Promise<void>;
   /** Resolves when no instance transition is queued or running (tests, shutdown). */
   idle(): Promise<void>;
+  /** Stops every running instance (daemon shutdown with `--vms-on-shutdown stop`); resolves when done. */
+  stopAll(): Promise<void>;
   /** Waits for transitions, stops listening and closes the driver (VMs keep running). */
   close(): Promise<void>;
 }
@@ -81,6 +83,10 @@ export function createCompute(options: ComputeOptions): Compute {
       createInstanceSnapshots({ ebs, instances, work }, accountId, request),
     recover: () => lifecycle.recover(),
     idle: () => work.idle(),
+    async stopAll() {
+      await lifecycle.stopAll();
+      await work.idle();
+    },
     async close() {
       await work.idle();
       lifecycle.close();

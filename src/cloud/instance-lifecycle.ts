@@ -46,6 +46,7 @@ type ReasonCode =
   | 'Client.UserInitiatedShutdown'
   | 'Client.InstanceInitiatedShutdown'
   | 'Server.InternalError'
+  | 'Server.ScheduledStop'
   | 'Server.SpotInstanceTermination';
 
 /** Runs the EC2 state machine for every instance. */
@@ -221,13 +222,17 @@ export class InstanceLifecycle {
     return changes;
   }
 
-  async #powerOff(instanceId: string, force: boolean): Promise<void> {
+  async #powerOff(
+    instanceId: string,
+    force: boolean,
+    code: ReasonCode = 'Client.UserInitiatedShutdown',
+  ): Promise<void> {
     try {
       await this.#deps.driver.powerOff(instanceId, { timeoutMs: force ? 0 : limits.powerOffGraceMs });
     } catch (error) {
       if (!(error instanceof VmDriverError && error.code === 'not-found')) throw error;
     }
-    await this.#finishStop(instanceId, ['stopping'], 'Client.UserInitiatedShutdown');
+    await this.#finishStop(instanceId, ['stopping'], code);
   }
 
   async #finishStop(instanceId: string, from: readonly InstanceState[], code: ReasonCode): Promise<void> {
@@ -400,6 +405,26 @@ export class InstanceLifecycle {
     }
   }
 
+  /**
+   * Daemon shutdown with `--vms-on-shutdown stop`: every running instance goes running → stopping → stopped
+   * (graceful power-off, as StopInstances), with reason Server.ScheduledStop. Resolves when all are stopped.
+   */
+  async stopAll(): Promise<void> {
+    const rows = await this.#deps.db
+      .selectFrom('instances')
+      .select('id')
+      .where('state', '=', 'running')
+      .execute();
+    const reason = {
+      state_reason_code: 'Server.ScheduledStop',
+      state_transition_reason: `Server.ScheduledStop (${nowIso()})`,
+    };
+    for (const row of rows) {
+      if (!(await this.#setState(row.id, ['running'], 'stopping', reason))) continue;
+      this.#enqueue(row.id, () => this.#powerOff(row.id, false, 'Server.ScheduledStop'));
+    }
+  }
+
   /** Stops listening to the driver (VMs keep running for the next daemon's adopt). */
   close(): void {
     this.#unsubscribe();
@@ -414,6 +439,8 @@ function transitionText(code: ReasonCode): string {
       return 'Client.InstanceInitiatedShutdown: Instance initiated shutdown';
     case 'Server.InternalError':
       return 'Server.InternalError: the VM stopped unexpectedly';
+    case 'Server.ScheduledStop':
+      return 'Server.ScheduledStop: Stopped because the Strata daemon shut down';
     case 'Server.SpotInstanceTermination':
       return 'Server.SpotInstanceTermination';
     default:

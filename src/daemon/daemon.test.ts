@@ -53,11 +53,29 @@ function stop(child: ChildProcess): Promise<number | null> {
   });
 }
 
+/**
+ * Whether the installed AWS CLI reads `endpoint_url` from its config file (v1 from 1.29, v2 from 2.13).
+ * Debian 12's awscli is 2.9, which does not: there the contract's fallback, `--endpoint-url`, is what works.
+ */
+async function cliReadsEndpointUrl(): Promise<boolean> {
+  const { stdout } = await run('aws', ['--version']);
+  const version = /aws-cli\/(\d+)\.(\d+)/.exec(stdout);
+  assert.ok(version, `unexpected aws --version output: ${stdout}`);
+  const [major, minor] = [Number(version[1]), Number(version[2])];
+  return (major === 1 && minor >= 29) || (major === 2 && minor >= 13) || major > 2;
+}
+
 async function aws(dataDir: string, args: string[], env: Record<string, string> = {}): Promise<unknown> {
   const files = {
     AWS_SHARED_CREDENTIALS_FILE: join(dataDir, 'credentials'),
     AWS_CONFIG_FILE: join(dataDir, 'config'),
   };
+  // On CLIs that ignore the config's endpoint_url, pass the one the daemon wrote there (the contract's fallback).
+  if (!args.includes('--endpoint-url') && !(await cliReadsEndpointUrl())) {
+    const endpoint = /^endpoint_url = (.+)$/m.exec(readFileSync(files.AWS_CONFIG_FILE, 'utf8'))?.[1];
+    assert.ok(endpoint, 'the config file names no endpoint_url');
+    args = ['--endpoint-url', endpoint, ...args];
+  }
   const { stdout } = await run('aws', ['--output', 'json', ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: dataDir, ...files, ...env },
   });

@@ -50,6 +50,11 @@ export interface DaemonOptions {
   readonly zones?: readonly string[];
   /** `--demo-image`: register the demo image as the admin's AMI `strata-demo` at start (cloud/demo-ami.ts). */
   readonly demoImage?: boolean;
+  /**
+   * What daemon shutdown does to running VMs: `keep` (default) leaves them running for the next daemon to
+   * re-adopt; `stop` stops their instances (graceful power-off) first.
+   */
+  readonly vmsOnShutdown?: 'keep' | 'stop';
   /** Imposed admin keys (STRATA_ADMIN_ACCESS_KEY_ID / _SECRET_ACCESS_KEY), used only when no account exists. */
   readonly adminKeys?: KeyPair;
   readonly logger: Logger;
@@ -103,7 +108,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await cloud.ebs.recover();
     closers.push(() => Promise.resolve(cloud.ebsDirect.close()));
     await cloud.ebsDirect.recover();
-    closers.push(() => cloud.compute.close());
+    closers.push(async () => {
+      if (options.vmsOnShutdown === 'stop') await cloud.compute.stopAll();
+      await cloud.compute.close();
+    });
     await cloud.compute.recover();
     const admin = await cloud.accounts.ensureAdmin(options.adminKeys);
     if (!admin.created && options.adminKeys && options.adminKeys.accessKeyId !== admin.key.accessKeyId) {

@@ -81,3 +81,43 @@ test('a restarted daemon adopts running VMs and keeps their instances running', 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('with --vms-on-shutdown stop, daemon shutdown stops running instances (Server.ScheduledStop)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-stop-on-shutdown-'));
+  const host = new FakeHost();
+  const start = (): Promise<Daemon> =>
+    startDaemon({
+      dataDir: dir,
+      listen: { host: '127.0.0.1', port: 0 },
+      hypervisor: 'fake',
+      vmDriver: createFakeDriver({ host }),
+      vmsOnShutdown: 'stop',
+      logger: silentLogger,
+    });
+  let daemon = await start();
+  let ec2 = client(daemon);
+  try {
+    const strata = { cloud: daemon.cloud, region: daemon.cloud.regions.region };
+    const imageId = await registerImage(ec2, await snapshotWithData(strata, ec2, 'stop-on-shutdown'));
+    const run = await ec2.send(new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1 }));
+    const instanceId = run.Instances![0]!.InstanceId!;
+    await daemon.cloud.compute.idle();
+    assert.equal(host.vms.get(instanceId)?.running, true);
+    ec2.destroy();
+    await daemon.close();
+    assert.notEqual(host.vms.get(instanceId)?.running, true, 'no VM outlives a daemon told to stop them');
+    daemon = await start();
+    ec2 = client(daemon);
+    await daemon.cloud.compute.idle();
+    const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const instance = described.Reservations?.[0]?.Instances?.[0];
+    assert.equal(instance?.State?.Name, 'stopped');
+    assert.equal(instance?.StateReason?.Code, 'Server.ScheduledStop');
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    await daemon.cloud.compute.idle();
+  } finally {
+    ec2.destroy();
+    await daemon.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
