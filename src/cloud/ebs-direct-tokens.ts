@@ -2,7 +2,7 @@
 // (0600, created on first use). A BlockToken binds snapshot id + block index + expiry, so it cannot be moved
 // to another block or snapshot, forged, or used after it expires (AWS: 7 days). A page token binds the
 // listing it continues and the next block index.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { assert } from '../base/assert.ts';
 import { loadOrCreateKeyFile } from '../base/key-file.ts';
 
