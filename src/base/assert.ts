@@ -17,7 +17,10 @@ export function assertNever(value: never, what = 'value'): never {
 
 /** Exact integer division: crashes unless `dividend` is a multiple of `divisor`. */
 export function divExact(dividend: number, divisor: number): number {
-  assert(Number.isSafeInteger(dividend) && Number.isSafeInteger(divisor) && divisor > 0, 'divExact: bad operands');
+  assert(
+    Number.isSafeInteger(dividend) && Number.isSafeInteger(divisor) && divisor > 0,
+    'divExact: bad operands',
+  );
   assert(dividend % divisor === 0, `divExact: ${dividend} is not a multiple of ${divisor}`);
   return dividend / divisor;
 }

@@ -103,7 +103,10 @@ export const limits = {
 
 /** Checks relations between limits; called once at startup. */
 export function assertLimits(): void {
-  assert(limits.ebsBlockBytes % limits.extentBytesDefault === 0, 'EBS block must be a multiple of the extent');
+  assert(
+    limits.ebsBlockBytes % limits.extentBytesDefault === 0,
+    'EBS block must be a multiple of the extent',
+  );
   assert(limits.requestBodyBytesMax > limits.ebsBlockBytes, 'body limit must fit one EBS block');
   assert(limits.nbdPayloadBytesMax % limits.extentBytesDefault === 0, 'NBD payload must be whole extents');
 }

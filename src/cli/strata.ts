@@ -13,7 +13,15 @@ const program = new Command('strata')
   .showHelpAfterError()
   .enablePositionalOptions();
 
-for (const register of [registerServe, registerAccount, registerFsck, registerNbdUri, registerDoctor, registerImage, registerSnapshot]) {
+for (const register of [
+  registerServe,
+  registerAccount,
+  registerFsck,
+  registerNbdUri,
+  registerDoctor,
+  registerImage,
+  registerSnapshot,
+]) {
   register(program);
 }
 
