@@ -7,8 +7,13 @@ import { defaultRegion } from '../cloud/regions.ts';
 import { startDaemon } from '../daemon/daemon.ts';
 import type { DaemonOptions } from '../daemon/daemon.ts';
 import { dataDirOption, databaseOption, defaultListen, parseListenAddress } from '../daemon/daemon-config.ts';
+import {
+  snapshotStoreFromFlags,
+  snapshotStoreOptions,
+  type SnapshotStoreFlags,
+} from './snapshot-store-flags.ts';
 
-interface ServeFlags {
+interface ServeFlags extends SnapshotStoreFlags {
   dataDir: string;
   listen: string;
   database?: string;
@@ -23,8 +28,9 @@ interface ServeFlags {
 
 /** Registers `strata serve`. */
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
+  const serveCommand = program.command('serve');
+  for (const option of snapshotStoreOptions()) serveCommand.addOption(option);
+  serveCommand
     .description('run Strata: the EC2/EBS API, block store, NBD server and VMs, in one process')
     .addOption(dataDirOption())
     .addOption(
@@ -99,6 +105,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(flags.nbdListen ? { nbdListen: parseListenAddress(flags.nbdListen, '--nbd-listen') } : {}),
     ...(flags.zones ? { zones: flags.zones.split(',').map((zone) => zone.trim()) } : {}),
     ...adminKeysFromEnv(),
+    snapshotStore: snapshotStoreFromFlags(flags),
   };
   const daemon = await startDaemon(options);
   let stopping = false;

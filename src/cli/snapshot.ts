@@ -23,6 +23,7 @@ import { limits, units } from '../base/limits.ts';
 import { runTool } from '../compute/run-tool.ts';
 import { credentialsPaths, profileName } from '../daemon/credentials-files.ts';
 import { dataDirOption } from '../daemon/daemon-config.ts';
+import { registerArchiveVerbs } from './snapshot-archive-verbs.ts';
 
 const blockBytes = limits.ebsBlockBytes;
 const concurrencyDefault = limits.ebsTransferBlocksInFlight;
@@ -58,6 +59,7 @@ export function registerSnapshot(program: Command): void {
     .action((snapshotId: string, file: string, flags: ClientFlags) =>
       reportFailure('download', () => downloadSnapshot(snapshotId, file, flags)),
     );
+  registerArchiveVerbs(snapshot);
 }
 
 // A failed transfer prints one line (the API's error name and message) and exits 1, without a stack.

@@ -61,6 +61,7 @@ export function createCompute(options: ComputeOptions): Compute {
     paginator,
     tags,
     uefi: async () => (await driver.capabilities()).uefi,
+    dataDir: options.dataDir,
   });
   ebs.snapshots.imageUsing = (snapshotId) => images.imageUsing(snapshotId);
   const instances = new InstanceService({ db, regions: options.regions, paginator, tags, images, driver });
@@ -80,7 +81,7 @@ export function createCompute(options: ComputeOptions): Compute {
     createImage: (accountId, request) =>
       createImage({ db, ebs, images, instances, lifecycle, work, logger }, accountId, request),
     createSnapshots: (accountId, request) =>
-      createInstanceSnapshots({ ebs, instances, work }, accountId, request),
+      createInstanceSnapshots({ ebs, instances, work, driver }, accountId, request),
     recover: () => lifecycle.recover(),
     idle: () => work.idle(),
     async stopAll() {

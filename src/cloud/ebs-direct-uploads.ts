@@ -63,6 +63,8 @@ export interface UploadDeps {
   readonly tags: TagService;
   readonly logger: Logger;
   readonly now: () => number;
+  /** With `--snapshot-store`: a sealed snapshot stays `pending` and this archives it (cloud/snapshot-archive.ts). */
+  readonly archiveSealed?: (snapshotId: string) => void;
 }
 
 // An upload being written: kept in memory so PutSnapshotBlock costs no lookup beyond its own upsert.
@@ -296,7 +298,7 @@ export class EbsUploads {
       await Promise.allSettled([...live.inFlight]);
       await this.#verify(live, request);
       await this.#seal(live);
-      return 'completed';
+      return this.#deps.archiveSealed !== undefined ? 'pending' : 'completed';
     } finally {
       live.completing = false;
     }
@@ -358,7 +360,7 @@ export class EbsUploads {
     await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('snapshots')
-        .set({ state: 'completed', progress: 100 })
+        .set(this.#deps.archiveSealed !== undefined ? { progress: 0 } : { state: 'completed', progress: 100 })
         .where('id', '=', upload.snapshotId)
         .execute();
       await trx
@@ -370,6 +372,7 @@ export class EbsUploads {
     });
     this.#forget(upload);
     await store.deleteVolume(upload.volumeId).catch(ignoreMissing);
+    this.#deps.archiveSealed?.(upload.snapshotId);
   }
 
   async #expire(upload: Upload): Promise<void> {

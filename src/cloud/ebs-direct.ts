@@ -44,6 +44,8 @@ export interface EbsDirectOptions {
   readonly blockTokenTtlSeconds?: number;
   /** The clock, in ms (tests). */
   readonly now?: () => number;
+  /** With `--snapshot-store`: a sealed snapshot stays `pending` and this archives it (cloud/snapshot-archive.ts). */
+  readonly archiveSealed?: (snapshotId: string) => void;
 }
 
 /** The EBS direct API, one method per action; every method takes the caller's account id. */

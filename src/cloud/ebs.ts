@@ -13,6 +13,7 @@ import { VolumeModifications } from './volume-modifications.ts';
 import { SnapshotService } from './snapshots.ts';
 import { SnapshotPermissions } from './snapshot-permissions.ts';
 import { WorkQueue } from './work-queue.ts';
+import type { SnapshotArchive } from './snapshot-archive.ts';
 
 /** What the EBS services are built from. */
 export interface EbsOptions {
@@ -22,6 +23,8 @@ export interface EbsOptions {
   readonly regions: Regions;
   /** How long ModifyVolume stays `optimizing`, in ms (default 1000; tests use 0). */
   readonly optimizingMs?: number;
+  /** `--snapshot-store`: archive snapshots and restore them from there (cloud/snapshot-archive.ts). */
+  readonly archive?: SnapshotArchive;
 }
 
 /** The EBS domain services. */
@@ -34,6 +37,8 @@ export interface Ebs {
   readonly tags: TagService;
   /** Shared by every Describe action, so tokens are sealed with one secret. */
   readonly paginator: Paginator;
+  /** The snapshot archive, when a `--snapshot-store` is configured. */
+  readonly archive: SnapshotArchive | undefined;
   /** Completes transitions a crash interrupted; call once before serving. */
   recover(): Promise<void>;
   /** Resolves when no background transition is queued or running. */
@@ -48,8 +53,20 @@ export function createEbs(options: EbsOptions): Ebs {
   const work = new WorkQueue(logger);
   const paginator = new Paginator();
   const tags = new TagService(db, paginator);
-  const volumes = new VolumeService({ db, store, logger, regions, paginator, tags, work });
-  const snapshots = new SnapshotService({ db, store, logger, regions, paginator, tags, work });
+  const { archive } = options;
+  const restore =
+    archive !== undefined ? { ensureSnapshotInPool: (id: string) => archive.ensureInPool(id) } : {};
+  const volumes = new VolumeService({ db, store, logger, regions, paginator, tags, work, ...restore });
+  const snapshots = new SnapshotService({
+    db,
+    store,
+    logger,
+    regions,
+    paginator,
+    tags,
+    work,
+    ...(archive !== undefined ? { archive } : {}),
+  });
   const optimizingMs = options.optimizingMs ?? 1000;
   const modifications = new VolumeModifications({ db, store, logger, paginator, work, optimizingMs });
   const permissions = new SnapshotPermissions(db);
@@ -60,12 +77,17 @@ export function createEbs(options: EbsOptions): Ebs {
     permissions,
     tags,
     paginator,
+    archive,
     async recover() {
       await volumes.recover();
       await snapshots.recover();
       await modifications.recover();
     },
     idle: () => work.idle(),
-    close: () => work.idle(),
+    close: () => {
+      // Archives in flight stop at their next store call and resume on the next start.
+      archive?.cancel();
+      return work.idle();
+    },
   };
 }

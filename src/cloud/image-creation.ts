@@ -8,6 +8,7 @@ import type { Database } from '../db/schema.ts';
 import { mergeMappings, type Mapping, type MappingRequest } from './block-device-mappings.ts';
 import type { Ebs } from './ebs.ts';
 import type { ImageRow, ImageService } from './images.ts';
+import { ec2Error } from './ec2-error.ts';
 import { incorrectState } from './instance-states.ts';
 import type { InstanceLifecycle } from './instance-lifecycle.ts';
 import type { InstanceService } from './instances.ts';
@@ -49,6 +50,12 @@ export async function createImage(
   await images.checkName(accountId, request.name);
   if (instance.row.state !== 'running' && instance.row.state !== 'stopped') {
     throw incorrectState(instance.row.id, instance.row.state, 'imaged');
+  }
+  if (instance.row.root_device_type === 'instance-store') {
+    throw ec2Error(
+      'UnsupportedOperation',
+      `The instance '${instance.row.id}' has an instance-store root device: CreateImage needs an EBS root.`,
+    );
   }
   const imageTags = tagsForResource(
     request.tagSpecifications.filter((s) => s.resourceType === 'image'),

@@ -1,6 +1,7 @@
-// EBS-backed AMIs: RegisterImage, DescribeImages, DeregisterImage and the image attributes. An image is a
-// row plus block device mappings naming snapshots; while it is registered, DeleteSnapshot of those
-// snapshots answers InvalidSnapshot.InUse (the `imageUsing` hook of the snapshot service).
+// AMIs: RegisterImage, DescribeImages, DeregisterImage and the image attributes. An image is a row plus block
+// device mappings naming snapshots; while it is registered, DeleteSnapshot of those snapshots answers
+// InvalidSnapshot.InUse (the `imageUsing` hook of the snapshot service). Instance-store images have their
+// root in an imported file instead (cloud/instance-store-images.ts).
 import type { Kysely, Selectable } from 'kysely';
 import { newId, isValidId } from '../base/ids.ts';
 import { assert } from '../base/assert.ts';
@@ -13,6 +14,7 @@ import { compileFilters, type Filter, type FilterFields } from './filters.ts';
 import type { Page, Paginator } from './pagination.ts';
 import { tagsForResource, type TagService, type TagSpecification } from './tags.ts';
 import { visibleSnapshot } from './ebs-lookups.ts';
+import { checkImportedFile, claimImportedFile, releaseImageFile } from './instance-store-images.ts';
 import {
   imageMappingRow,
   mappingOfRow,
@@ -71,6 +73,8 @@ export interface ImageServiceDeps {
   readonly tags: TagService;
   /** Whether the driver boots UEFI (capabilities().uefi). */
   readonly uefi: () => Promise<boolean>;
+  /** The data dir: instance-store image files live in `<data-dir>/images/`. */
+  readonly dataDir: string;
 }
 
 /** DescribeImages MaxResults: 5..1000. */
@@ -159,11 +163,17 @@ export class ImageService {
     };
   }
 
-  /** RegisterImage (EBS-backed): checks like EC2 and records an `available` image. */
+  /**
+   * RegisterImage: EBS-backed (the root device maps a snapshot), or instance-store when ImageLocation names a
+   * file `strata image import --instance-store` put in the images dir (cloud/instance-store-images.ts).
+   */
   async register(accountId: string, request: RegisterImageRequest): Promise<ImageRow> {
     const row = await this.#planRegister(accountId, request);
     const mappings = await resolveMappings(request.mappings, this.snapshotSizes(accountId));
     const root = mappings.find((m) => m.deviceName === row.root_device_name);
+    if (request.imageLocation !== undefined) {
+      return this.#registerInstanceStore(row, request, mappings, root !== undefined);
+    }
     if (root?.kind !== 'ebs' || root.snapshotId === null) {
       throw ec2Error(
         'InvalidBlockDeviceMapping',
@@ -173,6 +183,31 @@ export class ImageService {
     const tags = tagsForResource(request.tagSpecifications, 'image');
     if (request.dryRun) throw new ApiError('DryRunOperation');
     await this.insert(row, mappings, tags);
+    return row;
+  }
+
+  async #registerInstanceStore(
+    ebsRow: ImageRow,
+    request: RegisterImageRequest,
+    mappings: readonly Mapping[],
+    rootMapped: boolean,
+  ): Promise<ImageRow> {
+    const location = request.imageLocation as string;
+    await checkImportedFile(this.#deps.dataDir, location);
+    if (rootMapped) {
+      throw ec2Error(
+        'InvalidBlockDeviceMapping',
+        `The root device '${ebsRow.root_device_name}' of an instance-store image comes from ImageLocation.`,
+      );
+    }
+    const tags = tagsForResource(request.tagSpecifications, 'image');
+    if (request.dryRun) throw new ApiError('DryRunOperation');
+    const row: ImageRow = { ...ebsRow, root_device_type: 'instance-store' };
+    await claimImportedFile(this.#deps.dataDir, location, row.id);
+    await this.insert(row, mappings, tags).catch(async (error: unknown) => {
+      await releaseImageFile(this.#deps.db, this.#deps.dataDir, row.id);
+      throw error;
+    });
     return row;
   }
 
@@ -198,9 +233,6 @@ export class ImageService {
     const name = request.name;
     if (name === undefined || name === '') throw new ApiError('MissingParameter', { name: 'Name' });
     await this.checkName(accountId, name);
-    if (request.imageLocation !== undefined) {
-      throw ec2Error('UnsupportedOperation', 'Instance-store images (ImageLocation) are not supported yet.');
-    }
     const architecture = request.architecture ?? 'x86_64';
     if (architecture !== 'x86_64') {
       throw ec2Error(
@@ -390,6 +422,7 @@ export class ImageService {
       await this.#deps.tags.dropAll(trx, imageId);
       await trx.deleteFrom('images').where('id', '=', imageId).execute();
     });
+    await releaseImageFile(this.#deps.db, this.#deps.dataDir, imageId);
   }
 
   /** ModifyImageAttribute description. */

@@ -204,19 +204,30 @@ export function volumeDisk(
   return bootIndex === undefined ? disk : { ...disk, bootIndex };
 }
 
-/** The disks to spawn `instanceId` with: attached mappings, root first with boot index 0. */
+/**
+ * The disks to spawn `instanceId` with: attached mappings, root first with boot index 0. An instance-store
+ * instance passes its root overlay (`instanceStoreRoot`), which the guest sees with the image id as serial.
+ */
 export async function diskSpecs(
   deps: InstanceDisksDeps,
   instanceId: string,
   rootDeviceName: string,
+  instanceStoreRoot?: { readonly imageId: string; readonly file: string },
 ): Promise<DiskSpec[]> {
   const rows = (await mappingsOf(deps.db, [instanceId])).filter((r) => r.attachment_state === 'attached');
-  const root = rows.find((r) => r.device_name === rootDeviceName);
-  assert(root !== undefined && root.volume_id !== null, `instance ${instanceId} has no root volume`);
-  const ordered = [root, ...rows.filter((r) => r !== root)];
   const disks: DiskSpec[] = [];
+  if (instanceStoreRoot !== undefined) {
+    const { imageId, file } = instanceStoreRoot;
+    disks.push({ serial: imageId, file, format: 'qcow2', bootIndex: 0 });
+  }
+  const root = rows.find((r) => r.device_name === rootDeviceName);
+  assert(
+    instanceStoreRoot !== undefined || (root !== undefined && root.volume_id !== null),
+    `instance ${instanceId} has no root volume`,
+  );
+  const ordered = root === undefined ? rows : [root, ...rows.filter((r) => r !== root)];
   for (const row of ordered) {
-    const bootIndex = row === root ? 0 : undefined;
+    const bootIndex = row === root && instanceStoreRoot === undefined ? 0 : undefined;
     if (row.volume_id !== null) disks.push(volumeDisk(deps.nbd, row.volume_id, instanceId, bootIndex));
     else if (row.virtual_name !== null) {
       const file = await ephemeralFile(deps.dataDir, instanceId, row.virtual_name);

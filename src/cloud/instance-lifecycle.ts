@@ -24,6 +24,7 @@ import {
   materializeVolumes,
   removeEphemeralDisks,
 } from './instance-disks.ts';
+import { releaseImageFile, rootOverlay } from './instance-store-images.ts';
 import { instanceType, scaledForHost } from './instance-types.ts';
 import { instanceState, type InstanceState, type StateChange } from './instance-states.ts';
 import { InstanceService, type InstanceRow } from './instances.ts';
@@ -111,7 +112,11 @@ export class InstanceLifecycle {
   async #spawn(row: InstanceRow): Promise<void> {
     await materializeVolumes(this.#deps, row.id);
     const size = scaledForHost(instanceType(row.instance_type));
-    const disks = await diskSpecs(this.#deps, row.id, row.root_device_name);
+    const instanceStoreRoot =
+      row.root_device_type === 'instance-store'
+        ? { imageId: row.image_id, file: await rootOverlay(this.#deps.dataDir, row.id, row.image_id) }
+        : undefined;
+    const disks = await diskSpecs(this.#deps, row.id, row.root_device_name, instanceStoreRoot);
     await this.#deps.driver.spawn({
       instanceId: row.id,
       ...size,
@@ -296,6 +301,8 @@ export class InstanceLifecycle {
     await this.#releaseVolumes(row);
     await removeEphemeralDisks(this.#deps.dataDir, instanceId);
     await this.#setState(instanceId, ['shutting-down'], 'terminated', { terminated_at: nowIso() });
+    if (row.root_device_type === 'instance-store')
+      await releaseImageFile(this.#deps.db, this.#deps.dataDir, row.image_id);
   }
 
   // Volumes first go back to `available` (detached); DeleteOnTermination ones are then deleted through EBS.
@@ -339,7 +346,7 @@ export class InstanceLifecycle {
     if (event.reason !== 'guest') {
       this.#deps.logger.warn({ instanceId: row.id, detail: event.detail }, 'instance VM stopped unasked');
       await this.#finishStop(row.id, ['running'], 'Server.InternalError');
-    } else if (row.shutdown_behavior === 'terminate') {
+    } else if (row.shutdown_behavior === 'terminate' || row.root_device_type === 'instance-store') {
       const reason = {
         state_reason_code: 'Client.InstanceInitiatedShutdown',
         state_transition_reason: `Client.InstanceInitiatedShutdown: Instance initiated shutdown`,

@@ -1,8 +1,10 @@
 // CreateSnapshots: one snapshot of each EBS volume of an instance (optionally without the boot volume or some
-// data volumes), taken in the instance's queue so no attach, detach or stop interleaves. Each snapshot is
-// taken through the EBS snapshot service, one volume after another: consistent per volume, but NOT yet
-// crash-consistent across volumes while the guest writes (that needs the store to snapshot a set at once).
+// data volumes), taken in the instance's queue so no attach, detach or stop interleaves. Crash-consistent
+// across volumes: a running VM is paused (QEMU `stop` drains and flushes its disks) while the store snapshots
+// each volume, and resumed after, so all snapshots hold the same instant — as if the power had been cut.
+// The pause lasts only the store's snapshot calls (metadata, milliseconds each); completion is asynchronous.
 import { ApiError } from '../api/errors.ts';
+import type { VmDriver } from '../compute/vm-driver.ts';
 import type { Ebs } from './ebs.ts';
 import type { InstanceService } from './instances.ts';
 import type { Snapshot } from './snapshots.ts';
@@ -23,7 +25,7 @@ export interface CreateSnapshotsRequest {
 
 /** Snapshots the instance's volumes; returns them in mapping order (root first). */
 export async function createInstanceSnapshots(
-  deps: { ebs: Ebs; instances: InstanceService; work: WorkQueue },
+  deps: { ebs: Ebs; instances: InstanceService; work: WorkQueue; driver: VmDriver },
   accountId: string,
   request: CreateSnapshotsRequest,
 ): Promise<Snapshot[]> {
@@ -41,14 +43,29 @@ export async function createInstanceSnapshots(
       accountId,
       volumes.map((m) => m.volume_id as string),
     );
-    const snapshots: Snapshot[] = [];
-    for (const mapping of volumes) {
-      const volumeId = mapping.volume_id as string;
-      const copied = request.copyTagsFromSource === 'volume' ? [...(volumeTags.get(volumeId) ?? [])] : [];
-      const all = [...copied.map(([key, value]) => ({ key, value })), ...tags];
-      const specs = all.length > 0 ? [{ resourceType: 'snapshot', tags: all }] : [];
-      snapshots.push(await deps.ebs.snapshots.create(accountId, volumeId, request.description, specs, false));
+    const frozen = await freeze(deps.driver, instance.row.id);
+    try {
+      const snapshots: Snapshot[] = [];
+      for (const mapping of volumes) {
+        const volumeId = mapping.volume_id as string;
+        const copied = request.copyTagsFromSource === 'volume' ? [...(volumeTags.get(volumeId) ?? [])] : [];
+        const all = [...copied.map(([key, value]) => ({ key, value })), ...tags];
+        const specs = all.length > 0 ? [{ resourceType: 'snapshot', tags: all }] : [];
+        snapshots.push(
+          await deps.ebs.snapshots.create(accountId, volumeId, request.description, specs, false),
+        );
+      }
+      return snapshots;
+    } finally {
+      if (frozen) await deps.driver.resume(instance.row.id);
     }
-    return snapshots;
   });
+}
+
+/** Pauses the instance's VM if it runs (true), so its disks hold still; a stopped one needs nothing. */
+async function freeze(driver: VmDriver, instanceId: string): Promise<boolean> {
+  if (!(await driver.list()).some((vm) => vm.instanceId === instanceId)) return false;
+  if (!(await driver.capabilities()).pause) return false;
+  await driver.pause(instanceId);
+  return true;
 }

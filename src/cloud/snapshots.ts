@@ -32,6 +32,8 @@ import {
   type SnapshotRow,
 } from './ebs-lookups.ts';
 import type { WorkQueue } from './work-queue.ts';
+import type { SnapshotArchive } from './snapshot-archive.ts';
+import { ArchiveError } from '../objectstore/snapshot-store.ts';
 
 /** A snapshot as the caller sees it: tags only when the caller owns it. */
 export interface Snapshot {
@@ -70,6 +72,8 @@ export interface SnapshotServiceDeps {
   readonly paginator: Paginator;
   readonly tags: TagService;
   readonly work: WorkQueue;
+  /** `--snapshot-store`: when set, snapshots stay `pending` until archived (cloud/snapshot-archive.ts). */
+  readonly archive?: SnapshotArchive;
 }
 
 /** DescribeSnapshots MaxResults: 5..1000, larger values return 1000 (EC2 reference). */
@@ -172,6 +176,9 @@ export class SnapshotService {
       kms_key_id: kmsKeyId,
       source_snapshot_id: null,
       start_time: nowIso(),
+      archived: 0,
+      state_message: null,
+      restored: 0,
     };
   }
 
@@ -189,23 +196,44 @@ export class SnapshotService {
   }
 
   #enqueueComplete(snapshotId: string): void {
-    const { db, store, work } = this.#deps;
+    const { store, work } = this.#deps;
     work.enqueue(
       snapshotId,
       async () => {
         await store.flush();
         assert(store.device(snapshotId)?.kind === 'snapshot', `store lost snapshot ${snapshotId}`);
-        await db
-          .updateTable('snapshots')
-          .set({ state: 'completed', progress: 100 })
-          .where('id', '=', snapshotId)
-          .where('state', '=', 'pending')
-          .execute();
+        await this.#finish(snapshotId);
       },
-      async () => {
-        await db.updateTable('snapshots').set({ state: 'error' }).where('id', '=', snapshotId).execute();
-      },
+      (error) => this.#recordError(snapshotId, error),
     );
+  }
+
+  // Durable in the pool; with an archive, `completed` waits for the manifest (the archive marks it).
+  async #finish(snapshotId: string): Promise<void> {
+    const { db, archive } = this.#deps;
+    if (archive !== undefined) return archive.archive(snapshotId);
+    await db
+      .updateTable('snapshots')
+      .set({ state: 'completed', progress: 100 })
+      .where('id', '=', snapshotId)
+      .where('state', '=', 'pending')
+      .execute();
+  }
+
+  // A cancelled archive (daemon stopping) stays `pending` for recover(); an ArchiveError is the StateMessage.
+  async #recordError(snapshotId: string, error: unknown): Promise<void> {
+    if (error instanceof ArchiveError && error.code === 'ECANCELED') return;
+    const message = error instanceof ArchiveError ? error.message : null;
+    await this.#deps.db
+      .updateTable('snapshots')
+      .set({ state: 'error', state_message: message })
+      .where('id', '=', snapshotId)
+      .execute();
+  }
+
+  /** Archives a `pending` snapshot already sealed in the pool (EBS direct CompleteSnapshot), in the background. */
+  archiveInBackground(snapshotId: string): void {
+    this.#enqueueComplete(snapshotId);
   }
 
   /** DescribeSnapshots: own snapshots and those shared with the caller (or public), as EC2 defaults. */
@@ -304,6 +332,7 @@ export class SnapshotService {
     if (dryRun) throw new ApiError('DryRunOperation');
     await db.updateTable('snapshots').set({ state: 'deleting' }).where('id', '=', snapshotId).execute();
     await work.exclusive(snapshotId, async () => {
+      if (row.archived === 1) await this.#deps.archive?.remove(snapshotId);
       await store.deleteSnapshot(snapshotId).catch(ignoreMissing);
       await db.transaction().execute(async (trx) => {
         await tags.dropAll(trx, snapshotId);
@@ -396,25 +425,24 @@ export class SnapshotService {
   }
 
   #enqueueCopy(copyId: string, sourceId: string): void {
-    const { db, store, work } = this.#deps;
+    const { store, work } = this.#deps;
     const scratch = copyScratchVolumeId(copyId);
     work.enqueue(
       copyId,
       async () => {
         if (store.device(copyId) === undefined) {
-          if (store.device(scratch) === undefined) await store.clone(sourceId, scratch);
+          if (store.device(scratch) === undefined) {
+            await this.#deps.archive?.ensureInPool(sourceId);
+            await store.clone(sourceId, scratch);
+          }
           await store.snapshot(scratch, copyId);
         }
         await store.deleteVolume(scratch).catch(ignoreMissing);
-        await db
-          .updateTable('snapshots')
-          .set({ state: 'completed', progress: 100 })
-          .where('id', '=', copyId)
-          .execute();
+        await this.#finish(copyId);
       },
-      async () => {
+      async (error) => {
         await store.deleteVolume(scratch).catch(ignoreMissing);
-        await db.updateTable('snapshots').set({ state: 'error' }).where('id', '=', copyId).execute();
+        await this.#recordError(copyId, error);
       },
     );
   }
@@ -430,6 +458,7 @@ export class SnapshotService {
     for (const row of stuck) {
       logger.info({ snapshotId: row.id, state: row.state }, 'completing interrupted snapshot transition');
       if (row.state === 'deleting') {
+        if (row.archived === 1) await this.#deps.archive?.remove(row.id);
         await store.deleteSnapshot(row.id).catch(ignoreMissing);
         await db.deleteFrom('snapshot_permissions').where('snapshot_id', '=', row.id).execute();
         await db.deleteFrom('tags').where('resource_id', '=', row.id).execute();

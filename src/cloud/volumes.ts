@@ -85,6 +85,8 @@ export interface VolumeServiceDeps {
   readonly paginator: Paginator;
   readonly tags: TagService;
   readonly work: WorkQueue;
+  /** Restores an archived snapshot whose pool copy is gone (cloud/snapshot-archive.ts); none without a store. */
+  readonly ensureSnapshotInPool?: (snapshotId: string) => Promise<void>;
 }
 
 /** DescribeVolumes MaxResults: 5..500, larger values return 500 (EC2 reference). */
@@ -261,8 +263,10 @@ export class VolumeService {
     const { store } = this.#deps;
     if (store.device(row.id) !== undefined) return;
     const bytes = row.size_gib * units.GiB;
-    if (row.snapshot_id !== null) await store.clone(row.snapshot_id, row.id, bytes);
-    else await store.createVolume(row.id, bytes);
+    if (row.snapshot_id !== null) {
+      await this.#deps.ensureSnapshotInPool?.(row.snapshot_id);
+      await store.clone(row.snapshot_id, row.id, bytes);
+    } else await store.createVolume(row.id, bytes);
     assert(store.device(row.id)?.sizeBytes === bytes, `store made ${row.id} with the wrong size`);
   }
 

@@ -118,7 +118,7 @@ export function vmDriverConformance(name: string, setup: () => Promise<Conforman
     test('declares its capabilities', async (t) => {
       if (guard(t)) return;
       const capabilities = await driver.capabilities();
-      for (const key of ['hotPlug', 'reboot', 'console', 'kvm', 'uefi', 'adopt'] as const) {
+      for (const key of ['hotPlug', 'reboot', 'console', 'kvm', 'uefi', 'adopt', 'pause'] as const) {
         assert.equal(typeof capabilities[key], 'boolean', `capability ${key}`);
       }
     });
@@ -181,6 +181,27 @@ export function vmDriverConformance(name: string, setup: () => Promise<Conforman
         driver.detachVolume(vmA, dataA),
         (error: VmDriverError) => error.code === 'disk-not-found',
       );
+    });
+
+    test('pause: the guest runs nothing until resume (a hot-plug goes unnoticed meanwhile)', async (t) => {
+      if (guard(t) || harness === null) return;
+      const capabilities = await driver.capabilities();
+      if (!capabilities.pause || !capabilities.hotPlug) return t.skip('driver declares no pause or hot-plug');
+      await driver.pause(vmA);
+      await driver.pause(vmA);
+      await driver.attachVolume(vmA, await harness.dataDisk(dataA));
+      // A running guest prints the new disk list within a second (the attach test waits for exactly that).
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      assert.equal(lastDisks(await console(vmA))?.vdb, undefined, 'a paused guest saw the hot-plug');
+      await driver.resume(vmA);
+      await waitFor('vdb after resume', harness.bootTimeoutMs, async () =>
+        lastDisks(await console(vmA))?.vdb === guestSerial(dataA) ? true : undefined,
+      );
+      await driver.detachVolume(vmA, dataA);
+      await waitFor('vdb gone again', harness.bootTimeoutMs, async () =>
+        lastDisks(await console(vmA))?.vdb === undefined ? true : undefined,
+      );
+      await assert.rejects(driver.pause(id('none')), (error: VmDriverError) => error.code === 'not-found');
     });
 
     for (const kind of ['soft', 'hard'] as const) {

@@ -19,8 +19,10 @@ export type DiskSpec =
     }
   | {
       readonly serial: string;
-      /** A raw file owned by the instance (ephemeral scratch disk); it must exist. */
+      /** A file owned by the instance (instance-store scratch disk or root overlay); it must exist. */
       readonly file: string;
+      /** 'raw' (default) or 'qcow2' (an instance-store root: a copy-on-write overlay on an image file). */
+      readonly format?: 'raw' | 'qcow2';
       readonly readOnly?: boolean;
       readonly bootIndex?: number;
     };
@@ -58,6 +60,8 @@ export interface DriverCapabilities {
   readonly uefi: boolean;
   /** A new driver on the same state dir re-adopts VMs a previous daemon left running. */
   readonly adopt: boolean;
+  /** pause/resume freeze and thaw a running VM (crash-consistent snapshots of all its volumes). */
+  readonly pause: boolean;
 }
 
 /** Why a VM stopped: the guest powered off, the host asked (powerOff/destroy), or it died unasked. */
@@ -156,6 +160,15 @@ export interface VmDriver {
    * completes when the guest lets go (or the VM stops); the volume must not be given to anyone else before.
    */
   detachVolume(instanceId: string, serial: string): Promise<void>;
+  /**
+   * Freezes the guest's CPUs; returns once every disk write the guest issued before has reached its disk
+   * (QEMU drains and flushes its block layer on `stop`). While paused the guest runs nothing, so a snapshot
+   * of each of its volumes taken now is one point in time. Pausing a paused VM succeeds. A missing
+   * instance: 'not-found'; a driver without the `pause` capability: 'unsupported'.
+   */
+  pause(instanceId: string): Promise<void>;
+  /** Thaws a paused VM; resuming a running one succeeds. A missing instance: 'not-found'. */
+  resume(instanceId: string): Promise<void>;
   /**
    * The tail (at most limits.consoleBytesMax) of the serial console of a running or stopped (not destroyed)
    * instance; '' when the guest has not printed yet. An instance never spawned or destroyed: 'not-found'.

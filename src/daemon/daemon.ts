@@ -30,6 +30,12 @@ import type { Cloud, Hypervisor } from '../cloud/cloud.ts';
 import { startApiServer } from '../api/api-server.ts';
 import type { ApiServer } from '../api/api-server.ts';
 import { writeCredentialsFiles } from './credentials-files.ts';
+import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/snapshot-archive.ts';
+import {
+  openSnapshotStore,
+  type SnapshotStore,
+  type SnapshotStoreConfig,
+} from '../objectstore/snapshot-store.ts';
 
 /** A host and port. */
 export interface ListenAddress {
@@ -62,6 +68,10 @@ export interface DaemonOptions {
   readonly ebsOptimizingMs?: number;
   /** A VM driver to use instead of the one `hypervisor` names (tests share a fake host across restarts). */
   readonly vmDriver?: VmDriver;
+  /** `--snapshot-store`: where snapshots are archived (default none); tests may pass an open store. */
+  readonly snapshotStore?: SnapshotStoreConfig | SnapshotStore;
+  /** Archive tuning (retry deadline, GC grace, chunks in flight). */
+  readonly snapshotArchive?: SnapshotArchiveSettings;
 }
 
 /** A running daemon. */
@@ -103,7 +113,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       logger: options.logger,
     });
     closers.push(() => nbd.close());
-    const cloud = composeCloud(options, dataDir, database, store, nbd, secrets);
+    const archive = await openArchive(options, database, store, closers);
+    const cloud = composeCloud(options, dataDir, database, store, nbd, secrets, archive);
     closers.push(() => cloud.ebs.close());
     await cloud.ebs.recover();
     closers.push(() => Promise.resolve(cloud.ebsDirect.close()));
@@ -152,6 +163,7 @@ function composeCloud(
   store: BlockStore,
   nbd: NbdServer,
   secrets: SecretBox,
+  archive: SnapshotArchive | undefined,
 ): Mutable<Cloud> {
   const regions = createRegions(options.region, options.zones);
   const ebs = createEbs({
@@ -160,6 +172,7 @@ function composeCloud(
     logger: options.logger,
     regions,
     optimizingMs: options.ebsOptimizingMs,
+    ...(archive !== undefined ? { archive } : {}),
   });
   return {
     dataDir,
@@ -171,7 +184,16 @@ function composeCloud(
     accounts: new Accounts(database.db, secrets),
     regions,
     ebs,
-    ebsDirect: createEbsDirect({ db: database.db, store, tags: ebs.tags, logger: options.logger, dataDir }),
+    ebsDirect: createEbsDirect({
+      db: database.db,
+      store,
+      tags: ebs.tags,
+      logger: options.logger,
+      dataDir,
+      ...(archive !== undefined
+        ? { archiveSealed: (id: string) => ebs.snapshots.archiveInBackground(id) }
+        : {}),
+    }),
     compute: createCompute({
       db: database.db,
       store,
@@ -187,6 +209,28 @@ function composeCloud(
     // Set once the API port is bound (port 0 picks one), before any request is served.
     endpoint: '',
   };
+}
+
+// The store is closed after the EBS services (closers run in reverse), which cancel archives first.
+async function openArchive(
+  options: DaemonOptions,
+  database: OpenedDatabase,
+  store: BlockStore,
+  closers: (() => Promise<void>)[],
+): Promise<SnapshotArchive | undefined> {
+  const given = options.snapshotStore;
+  if (given === undefined) return undefined;
+  const target = 'kind' in given ? await openSnapshotStore(given) : given;
+  if (target === null) return undefined;
+  if ('kind' in given) closers.push(() => target.close());
+  options.logger.info({ snapshotStore: target.description }, 'archiving snapshots');
+  return new SnapshotArchive({
+    db: database.db,
+    store,
+    logger: options.logger,
+    target,
+    ...(options.snapshotArchive !== undefined ? { settings: options.snapshotArchive } : {}),
+  });
 }
 
 // A wildcard listen address is not something a client can connect to; point clients at loopback.

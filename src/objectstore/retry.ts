@@ -15,7 +15,8 @@ export interface RetryPolicy {
 
 /** Errors no retry can fix: the caller's mistake, or a bug. */
 function isPermanent(error: unknown): boolean {
-  if (error instanceof ArchiveError) return error.code === 'EINVAL' || error.code === 'ENOENT';
+  if (error instanceof ArchiveError)
+    return error.code === 'EINVAL' || error.code === 'ENOENT' || error.code === 'ECANCELED';
   return !(error instanceof Error) || error.name === 'AssertionError';
 }
 

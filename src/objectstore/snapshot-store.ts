@@ -32,7 +32,8 @@ export type ArchiveErrorCode =
   | 'ECORRUPT' // an object's bytes do not match their hash, or a manifest fails its checksum
   | 'EIO' // the store failed an operation (network, permissions, disk)
   | 'ETIMEDOUT' // retries ran out of time; the message carries the last reason
-  | 'EINVAL'; // a bad key, option or argument from the caller
+  | 'EINVAL' // a bad key, option or argument from the caller
+  | 'ECANCELED'; // the daemon is stopping; the archive resumes on the next start
 
 /** The one error class of the archive; `code` says which operating error it is. */
 export class ArchiveError extends Error {

@@ -21,7 +21,7 @@ import type { Logger } from '../../base/log.ts';
 import type { AccessKey, KeyPair } from '../../cloud/accounts.ts';
 import type { Cloud } from '../../cloud/cloud.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
-import type { Daemon } from '../../daemon/daemon.ts';
+import type { Daemon, DaemonOptions } from '../../daemon/daemon.ts';
 
 /** How to start a test daemon. */
 export interface TestDaemonOptions {
@@ -30,6 +30,9 @@ export interface TestDaemonOptions {
   readonly region?: string;
   readonly zones?: readonly string[];
   readonly adminKeys?: KeyPair;
+  /** Passed to the daemon: a snapshot archive store and its tuning (cloud/snapshot-archive.ts). */
+  readonly snapshotStore?: DaemonOptions['snapshotStore'];
+  readonly snapshotArchive?: DaemonOptions['snapshotArchive'];
 }
 
 /** A running test daemon. */
@@ -74,6 +77,8 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
       ...(options.region !== undefined ? { region: options.region } : {}),
       ...(options.zones !== undefined ? { zones: options.zones } : {}),
       ...(options.adminKeys !== undefined ? { adminKeys: options.adminKeys } : {}),
+      ...(options.snapshotStore !== undefined ? { snapshotStore: options.snapshotStore } : {}),
+      ...(options.snapshotArchive !== undefined ? { snapshotArchive: options.snapshotArchive } : {}),
     });
   let daemon: Daemon;
   try {

@@ -24,6 +24,9 @@ interface FakeVm {
   readonly spec: VmSpec;
   readonly disks: Map<string, DiskSpec>;
   running: boolean;
+  /** While paused the "guest" runs nothing: what it would print waits in `held` until resume. */
+  paused: boolean;
+  held: string[];
   owner: FakeDriver;
 }
 
@@ -69,7 +72,15 @@ class FakeDriver implements VmDriver {
   }
 
   async capabilities(): Promise<DriverCapabilities> {
-    return { hotPlug: true, reboot: true, console: true, kvm: false, uefi: false, adopt: true };
+    return {
+      hotPlug: true,
+      reboot: true,
+      console: true,
+      kvm: false,
+      uefi: false,
+      adopt: true,
+      pause: true,
+    };
   }
 
   #running(instanceId: string): FakeVm {
@@ -94,6 +105,8 @@ class FakeDriver implements VmDriver {
       spec: frozen,
       disks: new Map(spec.disks.map((d) => [d.serial, d])),
       running: true,
+      paused: false,
+      held: [],
       owner: this,
     };
     this.#host.vms.set(spec.instanceId, vm);
@@ -116,6 +129,10 @@ class FakeDriver implements VmDriver {
   }
 
   #print(vm: FakeVm, line: string): void {
+    if (vm.paused) {
+      vm.held.push(line);
+      return;
+    }
     const id = vm.spec.instanceId;
     const text = `${this.#host.consoles.get(id) ?? ''}${line}\r\n`;
     this.#host.consoles.set(id, text.slice(-limits.consoleBytesMax));
@@ -131,6 +148,8 @@ class FakeDriver implements VmDriver {
   #stop(vm: FakeVm, reason: StopReason): void {
     assert(vm.running, 'stopping a stopped fake vm');
     vm.running = false;
+    vm.paused = false;
+    vm.held = [];
     vm.owner.#emit({ kind: 'stopped', instanceId: vm.spec.instanceId, reason, detail: `${reason} shutdown` });
   }
 
@@ -182,6 +201,18 @@ class FakeDriver implements VmDriver {
     if (!vm.disks.delete(serial))
       throw new VmDriverError('disk-not-found', `${serial} is not attached to ${instanceId}`);
     this.#printDisks(vm);
+  }
+
+  async pause(instanceId: string): Promise<void> {
+    this.#running(instanceId).paused = true;
+  }
+
+  async resume(instanceId: string): Promise<void> {
+    const vm = this.#running(instanceId);
+    vm.paused = false;
+    const held = vm.held;
+    vm.held = [];
+    for (const line of held) this.#print(vm, line);
   }
 
   async consoleOutput(instanceId: string): Promise<string> {

@@ -54,13 +54,14 @@ export function diskIds(serial: string): { node: string; device: string } {
   return { node: `node-${serial}`, device: `disk-${serial}` };
 }
 
-/** The blockdev-add / -blockdev object of a disk: NBD (unix or TCP) or a raw local file. */
+/** The blockdev-add / -blockdev object of a disk: NBD (unix or TCP) or a local raw or qcow2 file. */
 export function blockdevOptions(disk: DiskSpec): Record<string, unknown> {
   const { node } = diskIds(disk.serial);
   const readOnly = disk.readOnly === true;
   if ('file' in disk) {
     return {
-      driver: 'raw',
+      // qcow2 opens its backing file (the image under <data-dir>/images/) read-only by itself.
+      driver: disk.format ?? 'raw',
       'node-name': node,
       'read-only': readOnly,
       file: { driver: 'file', filename: disk.file },

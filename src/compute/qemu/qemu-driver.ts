@@ -113,6 +113,7 @@ class QemuDriver implements VmDriver {
       kvm: accelerator === 'kvm',
       uefi,
       adopt: true,
+      pause: true,
       accelerator,
     };
   }
@@ -402,6 +403,21 @@ class QemuDriver implements VmDriver {
     await finish();
   }
 
+  async pause(instanceId: string): Promise<void> {
+    const vm = this.#running(instanceId);
+    // `stop` returns after vm_stop drained in-flight I/O and flushed every block node (NBD FLUSH included).
+    await vm.qmp.execute('stop').catch((error: unknown) => {
+      throw hypervisorError(error, `pause ${instanceId}`);
+    });
+  }
+
+  async resume(instanceId: string): Promise<void> {
+    const vm = this.#running(instanceId);
+    await vm.qmp.execute('cont').catch((error: unknown) => {
+      throw hypervisorError(error, `resume ${instanceId}`);
+    });
+  }
+
   async consoleOutput(instanceId: string): Promise<string> {
     const paths = vmPaths(this.#dir(instanceId));
     if (!this.#vms.has(instanceId) && !(await exists(paths.dir))) {
@@ -437,6 +453,9 @@ class QemuDriver implements VmDriver {
       const qmp = await QmpClient.connect(paths.qmpSocket, limits.qemuStartTimeoutMs);
       const console = await ConsoleLog.connect(paths.consoleSocket, paths.consoleLog).catch(() => null);
       this.#register(instanceId, paths, pid, qmp, console, state.disks);
+      // A daemon that died between pause and resume (CreateSnapshots) must not leave the guest frozen.
+      const status = await qmp.execute<{ status: string }>('query-status');
+      if (status.status === 'paused') await qmp.execute('cont');
       this.#log.info({ instanceId, pid }, 'adopted running vm');
       return true;
     } catch (error) {

@@ -5,6 +5,7 @@ import * as m0001 from './0001-accounts.ts';
 import * as m0002 from './0002-volumes-snapshots-tags.ts';
 import * as m0003ebsDirect from './0003-ebs-direct.ts';
 import * as m0004imagesInstances from './0004-images-instances.ts';
+import * as m0005snapshotArchive from './0005-snapshot-archive.ts';
 
 /** Migrations by name; names sort in the order they must run. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -12,4 +13,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0002-volumes-snapshots-tags': m0002,
   '0003-ebs-direct': m0003ebsDirect,
   '0004-images-instances': m0004imagesInstances,
+  '0005-snapshot-archive': m0005snapshotArchive,
 };

@@ -22,6 +22,12 @@ export interface SnapshotsTable {
   source_snapshot_id: string | null;
   /** ISO-8601 UTC, set once. */
   start_time: ColumnType<string, string, never>;
+  /** 0/1: its manifest is durable in the snapshot store (cloud/snapshot-archive.ts). */
+  archived: ColumnType<number, number | undefined, number>;
+  /** Why the snapshot is `error` (EC2 StateMessage), e.g. the archive's last failure. */
+  state_message: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 0/1: its pool copy was restored from the archive (a new lineage: never an incremental parent). */
+  restored: ColumnType<number, number | undefined, number>;
 }
 
 /** One createVolumePermission grant: to an account (`kind` user) or to everyone (`kind` group, grantee `all`). */

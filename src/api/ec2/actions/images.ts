@@ -60,7 +60,8 @@ export const registerImage = defineAction({
     'DryRun',
   ],
   status: 'partial',
-  notes: 'EBS-backed only (ImageLocation → UnsupportedOperation); x86_64 and hvm only; uefi only with OVMF',
+  notes:
+    'EBS-backed, or instance-store with ImageLocation = a file imported by `strata image import --instance-store`; x86_64 and hvm only; uefi only with OVMF',
   async run(ctx, params) {
     const row = await ctx.cloud.compute.images.register(ctx.accountId, {
       name: params.string('Name'),

@@ -61,8 +61,7 @@ export const createSnapshots = defineAction({
     'CopyTagsFromSource',
     'DryRun',
   ],
-  status: 'partial',
-  notes: 'volumes are snapshotted one after another: not crash-consistent across volumes under guest writes',
+  notes: 'crash-consistent: a running VM is paused (QMP stop/cont) around the per-volume snapshots',
   async run(ctx, params) {
     const snapshots = await ctx.cloud.compute.createSnapshots(ctx.accountId, {
       instanceId: params.requiredString('InstanceSpecification.InstanceId'),

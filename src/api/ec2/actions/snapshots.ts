@@ -18,6 +18,7 @@ export function snapshotXml(snapshot: Snapshot): XmlObject {
     snapshotId: row.id,
     volumeId: row.volume_id,
     status: row.state,
+    statusMessage: row.state_message ?? undefined,
     startTime: row.start_time,
     progress: `${row.progress}%`,
     ownerId: row.account_id,
