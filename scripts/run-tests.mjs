@@ -29,9 +29,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.STRATA_TEST_CONCURRENCY ?? '2';
+// The thread-pool size bin/strata uses (4; 16 measured slower on 2 cores: docs/storage.md, Concurrency).
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { UV_THREADPOOL_SIZE: '16', ...process.env } },
+  { cwd: root, stdio: 'inherit', env: { UV_THREADPOOL_SIZE: '4', ...process.env } },
 );
 process.exit(result.status ?? 1);

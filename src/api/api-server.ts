@@ -49,6 +49,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const server = createServer({ requestTimeout: 5 * 60_000 }, (req, res) => {
     void handleRequest(options, req, res);
   });
+  // Node closes idle keep-alive sockets after 5 s; an SDK client sending on one just then gets ECONNRESET
+  // (seen after 5 s of NBD work between API calls). Like AWS's 60 s front ends, keep them far longer.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

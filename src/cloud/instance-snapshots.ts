@@ -4,7 +4,7 @@
 // each volume, and resumed after, so all snapshots hold the same instant — as if the power had been cut.
 // The pause lasts only the store's snapshot calls (metadata, milliseconds each); completion is asynchronous.
 import { ApiError } from '../api/errors.ts';
-import type { VmDriver } from '../compute/vm-driver.ts';
+import { VmDriverError, type VmDriver } from '../compute/vm-driver.ts';
 import type { Ebs } from './ebs.ts';
 import type { InstanceService } from './instances.ts';
 import type { Snapshot } from './snapshots.ts';
@@ -57,7 +57,7 @@ export async function createInstanceSnapshots(
       }
       return snapshots;
     } finally {
-      if (frozen) await deps.driver.resume(instance.row.id);
+      if (frozen) await thaw(deps.driver, instance.row.id);
     }
   });
 }
@@ -68,4 +68,11 @@ async function freeze(driver: VmDriver, instanceId: string): Promise<boolean> {
   if (!(await driver.capabilities()).pause) return false;
   await driver.pause(instanceId);
   return true;
+}
+
+/** Resumes the paused VM; one that stopped meanwhile (its QEMU died) is the lifecycle's business, not ours. */
+async function thaw(driver: VmDriver, instanceId: string): Promise<void> {
+  await driver.resume(instanceId).catch((error: unknown) => {
+    if (!(error instanceof VmDriverError && error.code === 'not-found')) throw error;
+  });
 }

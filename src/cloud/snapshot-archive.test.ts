@@ -228,6 +228,34 @@ test('a daemon restart mid-upload resumes the archive, sending only what is miss
   assert.equal((await strata.cloud.ebs.archive?.verify(snapId))?.ok, true);
 });
 
+test('a restart during a restore from the archive leaves the volume creating; the next start finishes it', async () => {
+  const archive = await archiveDir();
+  const slow = new FaultStore(archive.store, { delayMs: 60 });
+  const strata = await daemonWith({ snapshotStore: slow });
+  const ec2 = strata.ec2();
+  const volumeId = await newVolume(strata);
+  const written = await writeChunks(strata, volumeId, 24);
+  const snapId = await snapshot(strata, volumeId);
+  assert.equal((await settled(ec2, snapId)).State, 'completed');
+  await strata.cloud.ebs.archive?.evict(snapId);
+  const getsBefore = slow.counts.gets;
+  const { VolumeId: restoring } = await ec2.send(
+    new CreateVolumeCommand({ AvailabilityZone: `${strata.region}a`, SnapshotId: snapId }),
+  );
+  assert.ok(restoring !== undefined);
+  await until('the restore reads chunks', () =>
+    Promise.resolve(slow.counts.gets >= getsBefore + 4 ? true : undefined),
+  );
+  await strata.restart();
+  const { Volumes } = await strata.ec2().send(new DescribeVolumesCommand({ VolumeIds: [restoring] }));
+  assert.notEqual(Volumes?.[0]?.State, 'error', 'not failed by the shutdown');
+  await until(`${restoring} available`, async () => {
+    const { Volumes: now } = await strata.ec2().send(new DescribeVolumesCommand({ VolumeIds: [restoring] }));
+    return now?.[0]?.State === 'available' ? true : undefined;
+  });
+  await assertHolds(strata, restoring, written);
+});
+
 test('a second daemon with a fresh pool and the same dir: store imports and restores a snapshot', async () => {
   const archive = await archiveDir();
   const config = { kind: 'dir', path: archive.path } as const;

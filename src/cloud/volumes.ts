@@ -25,6 +25,7 @@ import { parseVolumeType, resolvePerformance } from './volume-types.ts';
 import { lookupClientToken, recordClientToken } from './client-tokens.ts';
 import { checkIds, idsWithMaxResults, ownedVolume, visibleSnapshot, type VolumeRow } from './ebs-lookups.ts';
 import type { WorkQueue } from './work-queue.ts';
+import { ArchiveError } from '../objectstore/snapshot-store.ts';
 
 /** A volume with the caller's tags on it. */
 export interface Volume {
@@ -252,7 +253,9 @@ export class VolumeService {
           .where('state', '=', 'creating')
           .execute();
       },
-      async () => {
+      async (error) => {
+        // A restore from the archive cut by shutdown stays `creating`: recover() creates it again.
+        if (error instanceof ArchiveError && error.code === 'ECANCELED') return;
         await db.updateTable('volumes').set({ state: 'error' }).where('id', '=', row.id).execute();
       },
     );

@@ -29,6 +29,7 @@ test('root disk first with bootindex 0, each disk virtio-blk over NBD with the v
           readOnly: true,
         },
         { serial: 'vol-0000000000000000c', file: '/scratch/ephemeral0.img' },
+        { serial: 'ami-0000000000000000d', file: '/scratch/root.qcow2', format: 'qcow2' },
       ],
     },
     { accelerator: 'tcg', paths },
@@ -42,11 +43,17 @@ test('root disk first with bootindex 0, each disk virtio-blk over NBD with the v
   assert.equal(blockdevs[1]?.['read-only'], true);
   assert.deepEqual(blockdevs[2]?.file, { driver: 'file', filename: '/scratch/ephemeral0.img' });
   assert.deepEqual(
+    blockdevs.slice(2).map((blockdev) => blockdev.driver),
+    ['raw', 'qcow2'],
+    'instance-store roots are qcow2 overlays',
+  );
+  assert.deepEqual(
     devices.map((device) => [device.driver, device.serial, device.bootindex]),
     [
       ['virtio-blk-pci', 'vol0000000000000000a', 0],
       ['virtio-blk-pci', 'vol0000000000000000b', undefined],
       ['virtio-blk-pci', 'vol0000000000000000c', undefined],
+      ['virtio-blk-pci', 'ami0000000000000000d', undefined],
     ],
   );
   assert.deepEqual(values(args, '-accel'), ['tcg']);

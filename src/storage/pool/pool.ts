@@ -487,7 +487,6 @@ export class Pool implements BlockStore {
     const extentBytes = this.extentBytes;
     const length = out.length;
     const io: Promise<void>[] = [];
-    const push = (pending: Promise<void> | null) => pending !== null && io.push(pending);
     let runPosition = -1;
     let runStart = 0;
     let runLength = 0;
@@ -504,12 +503,12 @@ export class Pool implements BlockStore {
         runLength += end - start;
         continue;
       }
-      if (runLength > 0) push(this.#readData(out, runStart, runLength, runPosition));
+      if (runLength > 0) io.push(this.#readData(out, runStart, runLength, runPosition));
       runPosition = position;
       runStart = start - offset;
       runLength = end - start;
     }
-    if (runLength > 0) push(this.#readData(out, runStart, runLength, runPosition));
+    if (runLength > 0) io.push(this.#readData(out, runStart, runLength, runPosition));
     return io.length === 0 ? null : io.length === 1 ? io[0]! : Promise.all(io);
   }
 
@@ -702,7 +701,6 @@ export class Pool implements BlockStore {
     changes: Changes,
   ): Promise<void>[] {
     const io: Promise<void>[] = [];
-    const push = (pending: Promise<void> | null) => pending !== null && io.push(pending);
     let run: Direct | null = null;
     for (const block of blocks) {
       const plan = this.#writeBlock(lineage, block, offset, data, zeroing, changes);
@@ -716,11 +714,12 @@ export class Pool implements BlockStore {
       ) {
         run = { position: run.position, from: run.from, length: run.length + plan.length };
       } else {
-        if (run !== null) push(this.#writeData(data.subarray(run.from, run.from + run.length), run.position));
+        if (run !== null)
+          io.push(this.#writeData(data.subarray(run.from, run.from + run.length), run.position));
         run = plan;
       }
     }
-    if (run !== null) push(this.#writeData(data.subarray(run.from, run.from + run.length), run.position));
+    if (run !== null) io.push(this.#writeData(data.subarray(run.from, run.from + run.length), run.position));
     return io;
   }
 
@@ -781,44 +780,17 @@ export class Pool implements BlockStore {
     await this.#writeData(whole, position);
   }
 
-  /** Writes data; null when it was done synchronously. */
-  #writeData(buffer: Buffer, position: number): Promise<void> | null {
+  async #writeData(buffer: Buffer, position: number): Promise<void> {
     const extentBytes = this.extentBytes;
     assert(position >= 0 && buffer.length > 0, 'writeData: bad position');
     assert(position + buffer.length <= this.#allocator.highWater * extentBytes, 'writeData: past high water');
-    // An error surfaces as a rejection, as from `write`: planning of the other blocks goes on unchanged.
-    let now: boolean | undefined;
-    try {
-      now = this.#data.writeNow?.(buffer, 0, buffer.length, position);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-    if (now === true) {
-      this.#dataDirty = true;
-      return null;
-    }
-    return this.#data.write(buffer, 0, buffer.length, position).then(() => {
-      this.#dataDirty = true;
-    });
+    await this.#data.write(buffer, 0, buffer.length, position);
+    this.#dataDirty = true;
   }
 
-  /** Reads data (null when done synchronously); tracked so extents freed meanwhile are not reused until done. */
-  #readData(buffer: Buffer, offset: number, length: number, position: number): Promise<void> | null {
+  /** Reads data; tracked so extents freed meanwhile are not reused until the read is done. */
+  #readData(buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
     assert(position + length <= this.#allocator.highWater * this.extentBytes, 'readData: past high water');
-    // A synchronous read ends before any commit can run, so it needs no tracking.
-    let now: number | undefined;
-    try {
-      now = this.#data.readNow?.(buffer, offset, length, position);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-    if (now === length) return null;
-    assert(now === undefined || (now >= 0 && now < length), 'readNow: bad count');
-    if (now !== undefined) {
-      const epoch = this.#reads.begin();
-      const rest = this.#readFully(buffer, offset + now, length - now, position + now, now === 0);
-      return rest.finally(() => this.#reads.end(epoch));
-    }
     const epoch = this.#reads.begin();
     const end = () => this.#reads.end(epoch);
     return this.#data.read(buffer, offset, length, position).then(
