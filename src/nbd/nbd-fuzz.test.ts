@@ -3,6 +3,7 @@
 // STRATA_NBD_FUZZ_ITERATIONS raises the count; STRATA_NBD_FUZZ_SEED replays a run.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { seededRandom } from '../base/prng.ts';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { newId } from '../base/ids.ts';
@@ -22,18 +23,6 @@ before(async () => {
   harness = await startHarness('pool');
 });
 after(async () => harness.close());
-
-/** mulberry32: small, seedable, good enough to drive a fuzzer. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function option(code: number, data: Buffer): Buffer {
   const header = Buffer.alloc(16);
@@ -125,7 +114,7 @@ async function digest(id: string): Promise<string> {
 }
 
 test(`fuzzed sessions get answers or hang-ups, never a crash or a stray write (seed ${SEED})`, async () => {
-  const random = prng(SEED);
+  const random = seededRandom(SEED);
   const volume = newId('vol');
   const guard = newId('vol');
   const snapshot = newId('snap');

@@ -3,6 +3,7 @@
 // model of random 512 KiB-block writes across several snapshots of one lineage and a clone.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { seededRandom } from '../../base/prng.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, openSync, readSync, closeSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -67,18 +68,6 @@ const userEnv = (): NodeJS.ProcessEnv => ({
   AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials'),
 });
 
-// A deterministic PRNG: the seed is printed, so a failing model run can be replayed.
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Block index → write version; a snapshot's model is a frozen copy. */
 type Model = Map<number, number>;
 const patternOf = (version: number): number => (version % 254) + 1;
@@ -122,7 +111,7 @@ async function getBlock(snapshotId: string, index: number, token: string): Promi
 test('ListChangedBlocks (paged) equals the model of random block writes across snapshots and a clone', async (t) => {
   const seed = Number(process.env.STRATA_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
   t.diagnostic(`seed ${seed} (replay with STRATA_TEST_SEED=${seed})`);
-  const random = prng(seed);
+  const random = seededRandom(seed);
   let version = 0;
   // One qemu-io connection per round writes 60–160 random blocks among the first 400, so rounds overlap.
   async function writeRound(volumeId: string, model: Model): Promise<void> {

@@ -6,17 +6,8 @@ import { assert } from '../../base/assert.ts';
 import { units } from '../../base/limits.ts';
 import { openBlockStore, type BlockStore } from '../../storage/block-store.ts';
 
-/** A seeded PRNG (mulberry32) in [0, 1); tests print the seed so a run can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** The project's seeded PRNG, re-exported for the archive tests. */
+export { seededRandom } from '../../base/prng.ts';
 
 /** `length` pseudo-random bytes from `random`. */
 export function randomBuffer(random: () => number, length: number): Buffer {

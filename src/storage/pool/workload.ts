@@ -1,22 +1,20 @@
 // A seeded random workload over the BlockStore and a plain in-memory model of it, shared by the model,
 // crash and power-loss tests (and the crash worker child).
 import { assertNever } from '../../base/assert.ts';
+import { seededRandom } from '../../base/prng.ts';
 import type { BlockStore } from '../block-store.ts';
 
-/** A small, fast, seedable PRNG (mulberry32). */
+/** The seeded PRNG (src/base/prng.ts) with the draws the workload needs. */
 export class Rng {
-  #state: number;
+  readonly #next: () => number;
 
   constructor(seed: number) {
-    this.#state = seed >>> 0;
+    this.#next = seededRandom(seed);
   }
 
   /** A float in [0, 1). */
   next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#next();
   }
 
   /** An integer in [low, high]. */
