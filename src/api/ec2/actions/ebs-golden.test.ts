@@ -13,6 +13,8 @@ import {
   DeleteVolumeCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
+  DescribeVolumesModificationsCommand,
+  ModifyVolumeCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { startTestDaemon, type TestDaemon } from '../../testing/test-daemon.ts';
@@ -192,4 +194,30 @@ test('snapshot of a clone of a clone: three levels through the EC2 API, each lev
   for (const id of [s1, s0]) await ec2.send(new DeleteSnapshotCommand({ SnapshotId: id }));
   const restored = await createVolume(ec2, { SnapshotId: s3 });
   assert.ok((await nbdRead(uri(restored), 0, MiB)).equals(at(3)), 'a restore of s3 after its ancestors went');
+});
+
+test('ModifyVolume grows a volume online: data stays, and an NBD client sees the new size on reconnect', async () => {
+  const id = await createVolume(ec2);
+  await qemuIo(uri(id), ['write -P 0x3c 0 1M']);
+  const sizeOf = async (): Promise<number> => Number((await run('nbdinfo', ['--size', uri(id)])).trim());
+  assert.equal(await sizeOf(), 1024 * MiB);
+  await ec2.send(new ModifyVolumeCommand({ VolumeId: id, Size: 3 }));
+  for (let tries = 0; ; tries++) {
+    const out = await ec2.send(new DescribeVolumesModificationsCommand({ VolumeIds: [id] }));
+    const state = out.VolumesModifications?.[0]?.ModificationState;
+    if (state === 'optimizing' || state === 'completed') break;
+    assert.ok(tries < 100, `modification still ${state}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(await sizeOf(), 3 * 1024 * MiB);
+  assert.ok(
+    (await nbdRead(uri(id), 0, MiB)).every((byte) => byte === 0x3c),
+    'data written before the grow',
+  );
+  await qemuIo(uri(id), ['write -P 0x3d 2G 1M']);
+  assert.ok(
+    (await nbdRead(uri(id), 2048 * MiB, MiB)).every((byte) => byte === 0x3d),
+    'the new space is writable',
+  );
+  await ec2.send(new DeleteVolumeCommand({ VolumeId: id }));
 });
