@@ -5,6 +5,7 @@
 import type { Kysely, Updateable } from 'kysely';
 import type { InstancesTable } from '../db/tables/instances.ts';
 import { assertNever } from '../base/assert.ts';
+import { freeLocalPort } from '../base/free-port.ts';
 import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import { ApiError } from '../api/errors.ts';
@@ -41,6 +42,9 @@ export interface InstanceLifecycleDeps {
   readonly instances: InstanceService;
   readonly work: WorkQueue;
 }
+
+/** The instance tag that says where the host forwards to the guest's port 22 (user-mode networking). */
+export const sshTagKey = 'strata:ssh';
 
 /** StateReason codes EC2 reports. */
 type ReasonCode =
@@ -117,13 +121,29 @@ export class InstanceLifecycle {
         ? { imageId: row.image_id, file: await rootOverlay(this.#deps.dataDir, row.id, row.image_id) }
         : undefined;
     const disks = await diskSpecs(this.#deps, row.id, row.root_device_name, instanceStoreRoot);
+    const sshHostPort = await this.#sshForward(row);
     await this.#deps.driver.spawn({
       instanceId: row.id,
       ...size,
       disks,
+      ...(sshHostPort !== undefined ? { sshHostPort } : {}),
       ...(row.user_data !== null ? { userData: Buffer.from(row.user_data, 'base64') } : {}),
       bootMode: row.boot_mode === 'uefi' ? 'uefi' : 'bios',
     });
+  }
+
+  /**
+   * Picks the host port forwarded to the guest's port 22 and records it in the instance tag `strata:ssh`
+   * (`127.0.0.1:PORT`). Like EC2's public address, it changes on every start. Drivers without forwarding
+   * (fake) get none and no tag.
+   */
+  async #sshForward(row: InstanceRow): Promise<number | undefined> {
+    if (!(await this.#deps.driver.capabilities()).sshForward) return undefined;
+    const port = await freeLocalPort();
+    await this.#deps.ebs.tags.putTags(this.#deps.db, row.account_id, row.id, 'instance', [
+      { key: sshTagKey, value: `127.0.0.1:${port}` },
+    ]);
+    return port;
   }
 
   /**

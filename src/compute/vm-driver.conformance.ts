@@ -118,7 +118,16 @@ export function vmDriverConformance(name: string, setup: () => Promise<Conforman
     test('declares its capabilities', async (t) => {
       if (guard(t)) return;
       const capabilities = await driver.capabilities();
-      for (const key of ['hotPlug', 'reboot', 'console', 'kvm', 'uefi', 'adopt', 'pause'] as const) {
+      for (const key of [
+        'hotPlug',
+        'reboot',
+        'console',
+        'kvm',
+        'uefi',
+        'adopt',
+        'pause',
+        'sshForward',
+      ] as const) {
         assert.equal(typeof capabilities[key], 'boolean', `capability ${key}`);
       }
     });

@@ -62,6 +62,8 @@ export interface DriverCapabilities {
   readonly adopt: boolean;
   /** pause/resume freeze and thaw a running VM (crash-consistent snapshots of all its volumes). */
   readonly pause: boolean;
+  /** `sshHostPort` is honoured: 127.0.0.1:port on the host reaches the guest's port 22. */
+  readonly sshForward: boolean;
 }
 
 /** Why a VM stopped: the guest powered off, the host asked (powerOff/destroy), or it died unasked. */

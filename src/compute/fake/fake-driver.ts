@@ -80,6 +80,7 @@ class FakeDriver implements VmDriver {
       uefi: false,
       adopt: true,
       pause: true,
+      sshForward: false,
     };
   }
 

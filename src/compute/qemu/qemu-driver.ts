@@ -114,6 +114,7 @@ class QemuDriver implements VmDriver {
       uefi,
       adopt: true,
       pause: true,
+      sshForward: true,
       accelerator,
     };
   }

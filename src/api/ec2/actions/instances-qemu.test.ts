@@ -6,6 +6,7 @@
 // image `strata image import --instance-store` registered.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -214,6 +215,16 @@ test('the demo AMI boots from a volume cloned from its snapshot; GetConsoleOutpu
   const root = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [rootA] }));
   assert.equal(root.Volumes?.[0]?.SnapshotId, demoSnapshotId, 'the root volume is a clone of the AMI');
   assert.equal(daemon.cloud.store.device(rootA)?.parentId, demoSnapshotId);
+  // User-mode networking: the tag names the host port QEMU forwards to the guest's port 22, and it listens.
+  const ssh = described.Reservations![0]!.Instances![0]!.Tags?.find((tag) => tag.Key === 'strata:ssh');
+  assert.match(ssh?.Value ?? '', /^127\.0\.0\.1:\d+$/);
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(Number(ssh!.Value!.split(':')[1]), '127.0.0.1', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
 });
 
 test('AttachVolume: the guest lists the disks by serial; CreateSnapshots is crash-consistent', async (t) => {
