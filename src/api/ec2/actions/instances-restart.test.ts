@@ -28,17 +28,22 @@ function client(daemon: Daemon): EC2Client {
   });
 }
 
+/** A daemon on `dir` whose fake driver runs VMs on `host`, which outlives the daemon like a real host. */
+function startOnFakeHost(dir: string, host: FakeHost, vmsOnShutdown: 'keep' | 'stop'): Promise<Daemon> {
+  return startDaemon({
+    dataDir: dir,
+    listen: { host: '127.0.0.1', port: 0 },
+    hypervisor: 'fake',
+    vmDriver: createFakeDriver({ host }),
+    vmsOnShutdown,
+    logger: silentLogger,
+  });
+}
+
 test('a restarted daemon adopts running VMs and keeps their instances running', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'strata-adopt-'));
   const host = new FakeHost();
-  const start = (): Promise<Daemon> =>
-    startDaemon({
-      dataDir: dir,
-      listen: { host: '127.0.0.1', port: 0 },
-      hypervisor: 'fake',
-      vmDriver: createFakeDriver({ host }),
-      logger: silentLogger,
-    });
+  const start = (): Promise<Daemon> => startOnFakeHost(dir, host, 'keep');
   let daemon = await start();
   let ec2 = client(daemon);
   try {
@@ -85,15 +90,7 @@ test('a restarted daemon adopts running VMs and keeps their instances running', 
 test('with --vms-on-shutdown stop, daemon shutdown stops running instances (Server.ScheduledStop)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'strata-stop-on-shutdown-'));
   const host = new FakeHost();
-  const start = (): Promise<Daemon> =>
-    startDaemon({
-      dataDir: dir,
-      listen: { host: '127.0.0.1', port: 0 },
-      hypervisor: 'fake',
-      vmDriver: createFakeDriver({ host }),
-      vmsOnShutdown: 'stop',
-      logger: silentLogger,
-    });
+  const start = (): Promise<Daemon> => startOnFakeHost(dir, host, 'stop');
   let daemon = await start();
   let ec2 = client(daemon);
   try {
