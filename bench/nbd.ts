@@ -221,7 +221,11 @@ async function interleave(targets: Target[], list: Workload[], repeat: number): 
     const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < repeat; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const target of order) samples.get(target.name)!.push(await workload.run(target));
+      for (const target of order) {
+        // Write back every dirty page first, so one server's writes never throttle the next one's sample.
+        await exec('sync', []);
+        samples.get(target.name)!.push(await workload.run(target));
+      }
     }
     const results: Record<string, number> = {};
     for (const [name, values] of samples) results[name] = median(values);

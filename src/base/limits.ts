@@ -15,6 +15,8 @@ export const limits = {
   nbdPayloadBytesMax: 32 * MiB,
   /** NBD requests in flight per connection before we stop reading the socket; bounds memory at depth x payload. */
   nbdQueueDepthMax: 128,
+  /** WRITE payload buffers the NBD server keeps for reuse (see nbd/payload-buffers.ts); held while idle. */
+  nbdPayloadPoolBytes: 32 * MiB,
   /** NBD option-haggling messages accepted before the handshake is dropped. */
   nbdOptionsMax: 64,
   /** Bytes of one NBD option's data (names are <= 4 KiB by spec); a handshake buffers at most this much. */

@@ -7,6 +7,8 @@ import type { Logger } from '../base/log.ts';
 import { StoreError } from '../storage/block-store.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import type { Negotiated } from './handshake.ts';
+import type { PayloadBuffers } from './payload-buffers.ts';
+import { adoptWithReadBuffer } from './read-buffer-socket.ts';
 import {
   AllocationFlag,
   BASE_ALLOCATION_ID,
@@ -27,6 +29,8 @@ import type { NbdError, NbdRequest } from './protocol.ts';
 const KNOWN_COMMAND_FLAGS = CmdFlag.FUA | CmdFlag.NO_HOLE | CmdFlag.DF | CmdFlag.REQ_ONE | CmdFlag.FAST_ZERO;
 const FUA = { fua: true } as const;
 const TWO_TO_32 = 2 ** 32;
+// Each socket read fills at most this much of the connection's reused buffer (the kernel's own limit is near).
+const READ_BUFFER_BYTES = 256 * 1024;
 // How long a stopped connection waits for the peer to hang up before the socket is destroyed.
 const LINGER_MS = 5_000;
 
@@ -46,6 +50,9 @@ export class NbdConnection {
   readonly #socket: Socket;
   readonly #store: BlockStore;
   readonly #logger: Logger;
+  readonly #payloads: PayloadBuffers;
+  // Payloads taken from #payloads (not views of socket chunks), given back when their WRITE settles.
+  readonly #owned = new WeakSet<Buffer>();
   readonly #sizeBytes: number;
   readonly #readOnly: boolean;
   readonly #structured: boolean;
@@ -75,11 +82,19 @@ export class NbdConnection {
     negotiated: Negotiated;
     logger: Logger;
     leftover: Buffer;
+    payloads: PayloadBuffers;
   }) {
-    const { socket, negotiated } = options;
+    const { negotiated } = options;
+    // Reads land in one reused buffer when the socket can be adopted (see read-buffer-socket.ts).
+    const adopted = adoptWithReadBuffer(options.socket, Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), (chunk) =>
+      this.#consume(chunk, true),
+    );
+    const socket = adopted ?? options.socket;
     this.#socket = socket;
+    this.readsIntoReusedBuffer = adopted !== null;
     this.#store = options.store;
     this.#logger = options.logger;
+    this.#payloads = options.payloads;
     this.deviceId = negotiated.export.device.id;
     this.exportName = negotiated.export.exportName;
     this.#sizeBytes = negotiated.export.device.sizeBytes;
@@ -92,9 +107,23 @@ export class NbdConnection {
       this.#stopping = true;
     });
     socket.on('end', () => this.stop());
-    socket.on('data', (chunk: Buffer) => this.#consume(chunk));
-    if (options.leftover.length > 0) this.#consume(options.leftover);
+    if (adopted) {
+      // The old socket's error listener stayed with it; peers vanishing mid-write are not server errors.
+      adopted.on('error', (error) => this.#logger.debug({ err: error }, 'nbd: socket error'));
+      adopted.setNoDelay(true);
+    } else {
+      socket.on('data', (chunk: Buffer) => this.#consume(chunk, false));
+    }
+    if (options.leftover.length > 0) this.#consume(options.leftover, false);
     socket.resume();
+  }
+
+  /** True when reads go into one reused buffer rather than a new Buffer per read (the fast path). */
+  readonly readsIntoReusedBuffer: boolean;
+
+  /** Resolves when the connection's socket has closed. */
+  get closed(): Promise<void> {
+    return this.#closedPromise;
   }
 
   /** Stops taking requests, lets in-flight ones answer, then closes; resolves when the socket closed. */
@@ -127,8 +156,9 @@ export class NbdConnection {
     setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
   }
 
-  // Parses as many requests as the chunk holds, stashing the rest when the queue is full.
-  #consume(chunk: Buffer): void {
+  // Parses as many requests as the chunk holds, stashing the rest when the queue is full. A `borrowed` chunk
+  // is the reused read buffer: valid only until this returns, so whatever outlives the call is copied.
+  #consume(chunk: Buffer, borrowed: boolean): void {
     if (this.#stash) {
       // A chunk that was already on its way when we paused: queue it behind the stash, in order.
       this.#stash = Buffer.concat([this.#stash, chunk]);
@@ -137,14 +167,14 @@ export class NbdConnection {
     let at = 0;
     while (at < chunk.length && !this.#stopping) {
       if (this.#inFlight >= limits.nbdQueueDepthMax) {
-        this.#stash = chunk.subarray(at);
+        this.#stash = borrowed ? Buffer.from(chunk.subarray(at)) : chunk.subarray(at);
         this.#socket.pause();
         return;
       }
       if (this.#skipBytes > 0) at = this.#skip(chunk, at);
       else if (this.#partial) at = this.#fillPayload(chunk, at);
       else if (this.#headerFill === 0 && chunk.length - at >= REQUEST_HEADER_BYTES) {
-        at = this.#onHeader(chunk, at, chunk, at + REQUEST_HEADER_BYTES);
+        at = this.#onHeader(chunk, at, chunk, at + REQUEST_HEADER_BYTES, borrowed);
       } else {
         const take = Math.min(REQUEST_HEADER_BYTES - this.#headerFill, chunk.length - at);
         chunk.copy(this.#header, this.#headerFill, at, at + take);
@@ -152,14 +182,14 @@ export class NbdConnection {
         at += take;
         if (this.#headerFill === REQUEST_HEADER_BYTES) {
           this.#headerFill = 0;
-          at = this.#onHeader(this.#header, 0, chunk, at);
+          at = this.#onHeader(this.#header, 0, chunk, at, borrowed);
         }
       }
     }
   }
 
   // Decodes one header; returns where parsing of `chunk` continues.
-  #onHeader(header: Buffer, h: number, chunk: Buffer, at: number): number {
+  #onHeader(header: Buffer, h: number, chunk: Buffer, at: number, borrowed: boolean): number {
     if (header.readUInt32BE(h) !== REQUEST_MAGIC) {
       this.#logger.warn({ device: this.deviceId }, 'nbd: bad request magic; closing the connection');
       this.stop();
@@ -192,11 +222,13 @@ export class NbdConnection {
       if (length === 0) this.#skip(chunk, at);
       return at;
     }
-    if (chunk.length - at >= length) {
+    if (length === 0 || (!borrowed && chunk.length - at >= length)) {
       this.#dispatch({ ...request, payload: chunk.subarray(at, at + length) });
       return at + length;
     }
-    this.#partial = { request, payload: Buffer.allocUnsafe(length) };
+    const payload = this.#payloads.take(length);
+    this.#owned.add(payload);
+    this.#partial = { request, payload };
     this.#partialFill = 0;
     return at;
   }
@@ -277,7 +309,7 @@ export class NbdConnection {
     if (stash && this.#inFlight < limits.nbdQueueDepthMax) {
       this.#stash = null;
       this.#socket.resume();
-      this.#consume(stash);
+      this.#consume(stash, false);
     }
     this.#maybeEnd();
   };
@@ -317,7 +349,11 @@ export class NbdConnection {
           request.payload !== null && request.payload.length === request.length,
           'write without its payload',
         );
-        if (request.length > 0) await store.write(this.deviceId, request.offset, request.payload, fua);
+        try {
+          if (request.length > 0) await store.write(this.deviceId, request.offset, request.payload, fua);
+        } finally {
+          if (this.#owned.delete(request.payload)) this.#payloads.give(request.payload);
+        }
         return this.#replyOk(request);
       case 'flush':
         await store.flush();

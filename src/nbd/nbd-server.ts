@@ -44,6 +44,11 @@ export interface NbdServer {
   unlock(volumeId: string): void;
   /** Connections in transmission phase, per device id (for status and tests). */
   connectionCount(deviceId?: string): number;
+  /**
+   * Connections in transmission phase that read into one reused buffer (read-buffer-socket.ts), the fast
+   * path; the rest read through a Buffer per socket read. For tests that the fast path still engages.
+   */
+  reusedReadBufferCount(): number;
   /** Stops listening, stops every connection (in-flight requests answered first) and removes the socket. */
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { limits } from '../base/limits.ts';
 import { silentLogger } from '../base/log.ts';
 import type { Logger } from '../base/log.ts';
 import type { BlockStore } from '../storage/block-store.ts';
+import { PayloadBuffers } from './payload-buffers.ts';
 import { ByteReader, PeerGoneError } from './byte-reader.ts';
 import { NbdConnection } from './connection.ts';
 import { ExportRegistry } from './exports.ts';
@@ -27,6 +28,7 @@ export class StrataNbdServer implements NbdServer {
   readonly #store: BlockStore;
   readonly #logger: Logger;
   readonly #registry: ExportRegistry;
+  readonly #payloads = new PayloadBuffers(limits.nbdPayloadPoolBytes);
   readonly #servers: Server[] = [];
   readonly #handshaking = new Set<Socket>();
   readonly #connections = new Set<NbdConnection>();
@@ -85,6 +87,12 @@ export class StrataNbdServer implements NbdServer {
     }
   }
 
+  reusedReadBufferCount(): number {
+    let count = 0;
+    for (const connection of this.#connections) if (connection.readsIntoReusedBuffer) count++;
+    return count;
+  }
+
   connectionCount(deviceId?: string): number {
     let count = 0;
     for (const connection of this.#connections)
@@ -132,9 +140,10 @@ export class StrataNbdServer implements NbdServer {
         negotiated,
         logger: this.#logger,
         leftover,
+        payloads: this.#payloads,
       });
       this.#connections.add(connection);
-      socket.once('close', () => this.#connections.delete(connection));
+      void connection.closed.then(() => this.#connections.delete(connection));
       this.#logger.debug({ export: negotiated.export.device.id }, 'nbd: client connected');
     } catch (error) {
       reader.detach();

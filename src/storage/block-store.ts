@@ -106,7 +106,10 @@ export interface BlockStore {
 
   /** Reads `length` bytes at `offset` (any alignment). Holes read as zeros. */
   read(id: string, offset: number, length: number): Promise<Buffer>;
-  /** Writes `data` at `offset` (any alignment) of a volume. */
+  /**
+   * Writes `data` at `offset` (any alignment) of a volume. The store does not keep `data` once the promise
+   * settles, so the caller may reuse the buffer (the NBD server recycles its payload buffers).
+   */
   write(id: string, offset: number, data: Buffer, options?: WriteOptions): Promise<void>;
   /** Discards a range: whole extents are unmapped, partial extents zeroed. Reads as zeros afterwards. */
   trim(id: string, offset: number, length: number, options?: WriteOptions): Promise<void>;
