@@ -55,6 +55,16 @@ export const limits = {
   ebsTransferBlocksInFlight: 8,
   /** Chunks the snapshot archiver/restorer keep in flight; each holds a 512 KiB buffer (docs/archive.md). */
   archiveChunksInFlight: 8,
+  /** Background hydration of a lazily restored volume, per volume (`strata serve --hydration-rate`). */
+  hydrationBytesPerSecond: 128 * MiB,
+  /** Chunk fills a hydrator keeps in flight; each holds a 512 KiB chunk. */
+  hydrationChunksInFlight: 4,
+  /** A hydration stopped by archive failures starts again after this (reads fetch on demand meanwhile). */
+  hydrationRetryMs: 60_000,
+  /** A lazy device whose manifest was unreadable at start is retried this often (it fails I/O until then). */
+  lazyManifestRetryMs: 10_000,
+  /** Verified archive chunks kept in memory for reads of lazy snapshots (512 KiB each). */
+  lazyChunkCacheChunks: 32,
   /** How long one archive object operation is retried with backoff before the archive fails with a reason. */
   archiveRetryDeadlineMs: 60_000,
   /** Archive GC removes an unreferenced chunk only if older than this; an archive must finish within half of it. */

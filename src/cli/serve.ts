@@ -12,8 +12,9 @@ import {
   snapshotStoreOptions,
   type SnapshotStoreFlags,
 } from './snapshot-store-flags.ts';
+import { restoreOptions, restoreSettings, type RestoreFlags } from './restore-flags.ts';
 
-interface ServeFlags extends SnapshotStoreFlags {
+interface ServeFlags extends SnapshotStoreFlags, RestoreFlags {
   dataDir: string;
   listen: string;
   database?: string;
@@ -29,7 +30,7 @@ interface ServeFlags extends SnapshotStoreFlags {
 /** Registers `strata serve`. */
 export function registerServe(program: Command): void {
   const serveCommand = program.command('serve');
-  for (const option of snapshotStoreOptions()) serveCommand.addOption(option);
+  for (const option of [...snapshotStoreOptions(), ...restoreOptions()]) serveCommand.addOption(option);
   serveCommand
     .description('run Strata: the EC2/EBS API, block store, NBD server and VMs, in one process')
     .addOption(dataDirOption())
@@ -106,6 +107,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(flags.zones ? { zones: flags.zones.split(',').map((zone) => zone.trim()) } : {}),
     ...adminKeysFromEnv(),
     snapshotStore: snapshotStoreFromFlags(flags),
+    snapshotArchive: restoreSettings(flags),
   };
   const daemon = await startDaemon(options);
   let stopping = false;

@@ -1,7 +1,7 @@
 // The `--snapshot-store*` flags as commander parses them from argv and the environment (flags win).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Command } from 'commander';
+import { parseOptions } from './testing/parse-options.ts';
 import {
   snapshotStoreFromFlags,
   snapshotStoreOptions,
@@ -9,19 +9,7 @@ import {
 } from './snapshot-store-flags.ts';
 
 function parse(argv: string[], env: Record<string, string> = {}): SnapshotStoreFlags {
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    const command = new Command().exitOverride();
-    for (const option of snapshotStoreOptions()) command.addOption(option);
-    command.parse(argv, { from: 'user' });
-    return command.opts<SnapshotStoreFlags>();
-  } finally {
-    for (const key of Object.keys(env)) {
-      if (saved[key] === undefined) delete process.env[key];
-      else process.env[key] = saved[key];
-    }
-  }
+  return parseOptions<SnapshotStoreFlags>(snapshotStoreOptions(), argv, env);
 }
 
 test('--snapshot-store defaults to none; dir: and s3:// with endpoint, region and keys; env vars; errors', () => {

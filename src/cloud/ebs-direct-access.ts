@@ -17,17 +17,28 @@ export function checkSnapshotId(id: string): void {
   }
 }
 
-/** A snapshot the caller may read, completed and present in the store. */
+/** What `readableSnapshot` looks in. */
+export interface SnapshotAccess {
+  readonly db: Db;
+  readonly store: BlockStore;
+  /** Brings back an archived snapshot whose pool copy is gone (cloud/snapshot-archive.ts). */
+  readonly ensureSnapshotInPool?: (snapshotId: string) => Promise<void>;
+}
+
+/** A snapshot the caller may read, completed and present in the store (brought back from the archive if need be). */
 export async function readableSnapshot(
-  db: Db,
-  store: BlockStore,
+  access: SnapshotAccess,
   accountId: string,
   id: string,
 ): Promise<SnapshotRow> {
+  const { db, store } = access;
   checkSnapshotId(id);
   const row = await db.selectFrom('snapshots').selectAll().where('id', '=', id).executeTakeFirst();
   if (row === undefined || row.state === 'deleting') throw snapshotNotFound(id);
   if (row.account_id !== accountId && !(await isSharedWith(db, id, accountId))) throw snapshotNotFound(id);
+  if (row.state === 'completed' && row.archived === 1 && store.device(id) === undefined) {
+    await access.ensureSnapshotInPool?.(id);
+  }
   if (row.state !== 'completed' || store.device(id)?.kind !== 'snapshot') {
     throw validation(
       'INVALID_SNAPSHOT_ID',

@@ -7,7 +7,7 @@ import { assert } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
 import type { Database } from '../db/schema.ts';
 import type { BlockStore, MappedRange } from '../storage/block-store.ts';
-import { checkSnapshotId, lineageRoot, readableSnapshot } from './ebs-direct-access.ts';
+import { checkSnapshotId, lineageRoot, readableSnapshot, type SnapshotAccess } from './ebs-direct-access.ts';
 import { validation } from './ebs-direct-errors.ts';
 import type { EbsTokens } from './ebs-direct-tokens.ts';
 
@@ -42,9 +42,8 @@ export interface ListingMeta {
 }
 
 /** What the readers need. */
-export interface ReaderDeps {
+export interface ReaderDeps extends SnapshotAccess {
   readonly db: Kysely<Database>;
-  readonly store: BlockStore;
   readonly tokens: EbsTokens;
   /** BlockToken lifetime, in seconds (asked per listing so it can change at run time). */
   readonly blockTokenTtlSeconds: () => number;
@@ -58,7 +57,7 @@ export async function listSnapshotBlocks(
   snapshotId: string,
   page: ListPage,
 ): Promise<ListingMeta & { blocks: ListedBlock[] }> {
-  const row = await readableSnapshot(deps.db, deps.store, accountId, snapshotId);
+  const row = await readableSnapshot(deps, accountId, snapshotId);
   const listing = `blocks:${snapshotId}`;
   const { start, max } = pagePosition(deps.tokens, listing, page);
   const sizeBytes = deviceSize(deps.store, snapshotId);
@@ -91,9 +90,9 @@ export async function listChangedBlocks(
   page: ListPage,
 ): Promise<ListingMeta & { changedBlocks: ChangedBlock[] }> {
   const { db, store, tokens } = deps;
-  const second = await readableSnapshot(db, store, accountId, secondId);
+  const second = await readableSnapshot(deps, accountId, secondId);
   if (firstId !== undefined) {
-    await readableSnapshot(db, store, accountId, firstId);
+    await readableSnapshot(deps, accountId, firstId);
     if ((await lineageRoot(db, firstId)) !== (await lineageRoot(db, secondId))) {
       throw validation(
         'UNRELATED_SNAPSHOTS',
@@ -132,7 +131,7 @@ export async function getSnapshotBlock(
   blockToken: string,
 ): Promise<{ data: Buffer; checksum: string }> {
   checkSnapshotId(snapshotId);
-  await readableSnapshot(deps.db, deps.store, accountId, snapshotId);
+  await readableSnapshot(deps, accountId, snapshotId);
   const why = deps.tokens.checkBlockToken(blockToken, snapshotId, blockIndex, Math.floor(deps.now() / 1000));
   if (why !== undefined) throw validation('INVALID_BLOCK_TOKEN', `The block token is invalid: ${why}.`);
   const sizeBytes = deviceSize(deps.store, snapshotId);

@@ -17,9 +17,14 @@ import { limits, units } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
-import { StoreError, type BlockStore } from '../storage/block-store.ts';
+import { StoreError } from '../storage/block-store.ts';
 import type { Tag, TagService } from './tags.ts';
-import { checkSnapshotId, readableSnapshot, unknownVolumeId } from './ebs-direct-access.ts';
+import {
+  checkSnapshotId,
+  readableSnapshot,
+  unknownVolumeId,
+  type SnapshotAccess,
+} from './ebs-direct-access.ts';
 import { snapshotNotFound, tokenConflict, validation } from './ebs-direct-errors.ts';
 import { checkStartRequest, type CheckedStart, type StartSnapshotRequest } from './ebs-direct-requests.ts';
 
@@ -57,9 +62,8 @@ export interface CompleteRequest {
 }
 
 /** What the uploads need. */
-export interface UploadDeps {
+export interface UploadDeps extends SnapshotAccess {
   readonly db: Kysely<Database>;
-  readonly store: BlockStore;
   readonly tags: TagService;
   readonly logger: Logger;
   readonly now: () => number;
@@ -110,7 +114,7 @@ export class EbsUploads {
     }
     let parentSizeGiB = 0;
     if (checked.parentSnapshotId !== undefined) {
-      const parent = await readableSnapshot(db, this.#deps.store, accountId, checked.parentSnapshotId);
+      const parent = await readableSnapshot(this.#deps, accountId, checked.parentSnapshotId);
       parentSizeGiB = parent.volume_size_gib;
     }
     if (checked.volumeSizeGiB < parentSizeGiB) {

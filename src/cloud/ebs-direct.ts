@@ -46,6 +46,8 @@ export interface EbsDirectOptions {
   readonly now?: () => number;
   /** With `--snapshot-store`: a sealed snapshot stays `pending` and this archives it (cloud/snapshot-archive.ts). */
   readonly archiveSealed?: (snapshotId: string) => void;
+  /** With `--snapshot-store`: brings back an archived snapshot whose pool copy is gone, before it is read. */
+  readonly ensureSnapshotInPool?: (snapshotId: string) => Promise<void>;
 }
 
 /** The EBS direct API, one method per action; every method takes the caller's account id. */
@@ -86,6 +88,9 @@ export function createEbsDirect(options: EbsDirectOptions): EbsDirect {
   const readers: ReaderDeps = {
     db: options.db,
     store: options.store,
+    ...(options.ensureSnapshotInPool !== undefined
+      ? { ensureSnapshotInPool: options.ensureSnapshotInPool }
+      : {}),
     tokens,
     blockTokenTtlSeconds: () => options.blockTokenTtlSeconds ?? ttlFromEnvironment(),
     now,

@@ -39,6 +39,8 @@ export interface Ebs {
   readonly paginator: Paginator;
   /** The snapshot archive, when a `--snapshot-store` is configured. */
   readonly archive: SnapshotArchive | undefined;
+  /** Brings back an archived snapshot whose pool copy is gone (no-op without an archive); call before reading it. */
+  readonly ensureSnapshotInPool: (snapshotId: string) => Promise<void>;
   /** Completes transitions a crash interrupted; call once before serving. */
   recover(): Promise<void>;
   /** Resolves when no background transition is queued or running. */
@@ -55,7 +57,12 @@ export function createEbs(options: EbsOptions): Ebs {
   const tags = new TagService(db, paginator);
   const { archive } = options;
   const restore =
-    archive !== undefined ? { ensureSnapshotInPool: (id: string) => archive.ensureInPool(id) } : {};
+    archive !== undefined
+      ? {
+          ensureSnapshotInPool: (id: string) => archive.ensureInPool(id),
+          volumeReady: (id: string) => archive.volumeReady(id),
+        }
+      : {};
   const volumes = new VolumeService({ db, store, logger, regions, paginator, tags, work, ...restore });
   const snapshots = new SnapshotService({
     db,
@@ -78,6 +85,7 @@ export function createEbs(options: EbsOptions): Ebs {
     tags,
     paginator,
     archive,
+    ensureSnapshotInPool: (id) => archive?.ensureInPool(id) ?? Promise.resolve(),
     async recover() {
       await volumes.recover();
       await snapshots.recover();

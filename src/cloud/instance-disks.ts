@@ -29,6 +29,8 @@ export interface InstanceDisksDeps {
   readonly store: BlockStore;
   readonly nbd: NbdServer;
   readonly dataDir: string;
+  /** Brings back an archived snapshot whose pool copy is gone, before a volume is cloned from it. */
+  readonly ensureSnapshotInPool?: (snapshotId: string) => Promise<void>;
 }
 
 /** The rows RunInstances commits for one instance's disks: new volumes and the mapping rows. */
@@ -128,9 +130,12 @@ export async function materializeVolumes(deps: InstanceDisksDeps, instanceId: st
     if (store.device(volumeId) === undefined) {
       const bytes = (row.volume_size_gib ?? 0) * units.GiB;
       // After a restart the EBS recovery may make the same `creating` volume concurrently: either wins.
+      const snapshotId = row.snapshot_id;
       const made =
-        row.snapshot_id !== null
-          ? store.clone(row.snapshot_id, volumeId, bytes)
+        snapshotId !== null
+          ? (deps.ensureSnapshotInPool?.(snapshotId) ?? Promise.resolve()).then(() =>
+              store.clone(snapshotId, volumeId, bytes),
+            )
           : store.createVolume(volumeId, bytes);
       await made.catch((error: unknown) => {
         if (store.device(volumeId) === undefined) throw error;

@@ -10,20 +10,30 @@ import {
   DescribeSnapshotsCommand,
   CopySnapshotCommand,
   DescribeVolumesCommand,
+  DescribeInstancesCommand,
+  RunInstancesCommand,
   type EC2Client,
   type Snapshot,
 } from '@aws-sdk/client-ec2';
 import {
   CompleteSnapshotCommand,
   EBSClient,
+  GetSnapshotBlockCommand,
+  ListSnapshotBlocksCommand,
   PutSnapshotBlockCommand,
   StartSnapshotCommand,
 } from '@aws-sdk/client-ebs';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { limits, units } from '../base/limits.ts';
+import { registerImage } from '../api/ec2/actions/compute-test-helpers.ts';
 import { startTestDaemon, type TestDaemon } from '../api/testing/test-daemon.ts';
 import { chunkPrefix } from '../objectstore/archive-format.ts';
 import { openDirStore } from '../objectstore/dir/dir-store.ts';
+import { LazyRestoreStore } from '../objectstore/lazy-restore/lazy-store.ts';
 import { listArchivedSnapshots } from '../objectstore/restorer.ts';
 import { listAll, type SnapshotStore } from '../objectstore/snapshot-store.ts';
 import { FaultStore } from '../objectstore/testing/fault-store.ts';
@@ -34,6 +44,7 @@ const seed = Number(process.env.STRATA_TEST_SEED ?? Date.now() % 1_000_000);
 console.log(`snapshot-archive.test.ts seed ${seed} (replay with STRATA_TEST_SEED=${seed})`);
 const random = seededRandom(seed);
 const chunk = limits.ebsBlockBytes;
+const execFileAsync = promisify(execFile);
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
@@ -132,6 +143,20 @@ async function snapshot(strata: TestDaemon, volumeId: string): Promise<string> {
   return created.SnapshotId;
 }
 
+/** A volume with `count` random chunks, snapshotted, archived and evicted from the pool. */
+async function evictedSnapshot(
+  strata: TestDaemon,
+  count: number,
+): Promise<{ snapId: string; written: Map<number, Buffer> }> {
+  const volumeId = await newVolume(strata);
+  const written = await writeChunks(strata, volumeId, count);
+  const snapId = await snapshot(strata, volumeId);
+  assert.equal((await settled(strata.ec2(), snapId)).State, 'completed');
+  await strata.cloud.ebs.archive?.evict(snapId);
+  assert.equal(strata.cloud.store.device(snapId), undefined, 'evicted');
+  return { snapId, written };
+}
+
 test('a snapshot stays pending with true Progress until archived; incremental; verify, evict, restore, delete', async () => {
   const archive = await archiveDir();
   // Slow enough (2 store calls per chunk, 8 in flight) that DescribeSnapshots sees the upload progress.
@@ -228,24 +253,91 @@ test('a daemon restart mid-upload resumes the archive, sending only what is miss
   assert.equal((await strata.cloud.ebs.archive?.verify(snapId))?.ok, true);
 });
 
-test('a restart during a restore from the archive leaves the volume creating; the next start finishes it', async () => {
+test('after evict, CreateVolume is available before the data arrives; reads, EBS direct and hydration fetch it', async () => {
   const archive = await archiveDir();
-  const slow = new FaultStore(archive.store, { delayMs: 60 });
-  const strata = await daemonWith({ snapshotStore: slow });
+  const slow = new FaultStore(archive.store, { delayMs: 40 });
+  // 8 chunks a second: hydration cannot finish 24 chunks before the first checks.
+  const strata = await daemonWith({
+    snapshotStore: slow,
+    snapshotArchive: { hydrationBytesPerSecond: 8 * chunk },
+  });
+  const { snapId, written } = await evictedSnapshot(strata, 24);
+  const getsBefore = slow.counts.gets;
+  const lazy = await newVolume(strata, snapId);
+  const fetchedWhenAvailable = slow.counts.gets - getsBefore;
+  assert.ok(
+    fetchedWhenAvailable < written.size / 2,
+    `available after ${fetchedWhenAvailable} of ${written.size} chunks`,
+  );
+  const [index, data] = [...written][written.size - 1]!;
+  const read = await strata.cloud.store.read(lazy, index * chunk, chunk);
+  assert.ok(read.equals(data), 'an unfetched chunk reads through');
+
+  // The EBS direct API reads the evicted snapshot too (it comes back reading through).
+  const ebs = new EBSClient({ endpoint: strata.endpoint, region: strata.region, credentials: strata.admin });
+  cleanups.push(() => Promise.resolve(ebs.destroy()));
+  await strata.cloud.ebs.archive?.evict(snapId).catch(() => undefined);
+  const listed = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapId }));
+  const blocks = listed.Blocks ?? [];
+  assert.deepEqual(
+    blocks.map((block) => block.BlockIndex),
+    [...written.keys()].sort((a, b) => a - b),
+  );
+  const block = await ebs.send(
+    new GetSnapshotBlockCommand({
+      SnapshotId: snapId,
+      BlockIndex: index,
+      BlockToken: blocks.find((b) => b.BlockIndex === index)?.BlockToken,
+    }),
+  );
+  assert.ok(
+    Buffer.from(await block.BlockData!.transformToByteArray()).equals(data),
+    'GetSnapshotBlock reads through',
+  );
+
+  // A real NBD client copies a second, unfetched volume out whole: every archived chunk arrives.
+  const copied = await newVolume(strata, snapId);
+  const out = await tempDir('strata-lazy-nbdcopy-');
+  cleanups.push(out.dispose);
+  const file = join(out.path, 'copy.raw');
+  // Asynchronously: the NBD server runs in this process.
+  await execFileAsync('nbdcopy', [`nbd+unix:///${copied}?socket=${strata.dataDir}/nbd.sock`, file]);
+  const image = await readFile(file);
+  assert.equal(image.length, units.GiB);
+  for (const [at, bytes] of written) {
+    assert.ok(image.subarray(at * chunk, (at + 1) * chunk).equals(bytes), `chunk ${at} through NBD`);
+  }
+
+  // The background hydrator finishes the volume; then it no longer depends on the archive.
+  await until(
+    'hydration',
+    () => Promise.resolve(strata.cloud.store.device(lazy) && !isLazy(strata, lazy) ? true : undefined),
+    30_000,
+  );
+  await assertHolds(strata, lazy, written);
+});
+
+function isLazy(strata: TestDaemon, volumeId: string): boolean {
+  const store = strata.cloud.store;
+  return store instanceof LazyRestoreStore && store.isLazy(volumeId);
+}
+
+test('with --fast-restore a restart mid-hydration leaves the volume creating; the next start finishes it', async () => {
+  const archive = await archiveDir();
+  const slow = new FaultStore(archive.store, { delayMs: 100 });
+  const strata = await daemonWith({ snapshotStore: slow, snapshotArchive: { fastRestore: true } });
   const ec2 = strata.ec2();
-  const volumeId = await newVolume(strata);
-  const written = await writeChunks(strata, volumeId, 24);
-  const snapId = await snapshot(strata, volumeId);
-  assert.equal((await settled(ec2, snapId)).State, 'completed');
-  await strata.cloud.ebs.archive?.evict(snapId);
+  const { snapId, written } = await evictedSnapshot(strata, 24);
   const getsBefore = slow.counts.gets;
   const { VolumeId: restoring } = await ec2.send(
     new CreateVolumeCommand({ AvailabilityZone: `${strata.region}a`, SnapshotId: snapId }),
   );
   assert.ok(restoring !== undefined);
-  await until('the restore reads chunks', () =>
+  await until('the hydration reads chunks', () =>
     Promise.resolve(slow.counts.gets >= getsBefore + 4 ? true : undefined),
   );
+  const { Volumes: early } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [restoring] }));
+  assert.equal(early?.[0]?.State, 'creating', 'not available while chunks are missing');
   await strata.restart();
   const { Volumes } = await strata.ec2().send(new DescribeVolumesCommand({ VolumeIds: [restoring] }));
   assert.notEqual(Volumes?.[0]?.State, 'error', 'not failed by the shutdown');
@@ -253,7 +345,29 @@ test('a restart during a restore from the archive leaves the volume creating; th
     const { Volumes: now } = await strata.ec2().send(new DescribeVolumesCommand({ VolumeIds: [restoring] }));
     return now?.[0]?.State === 'available' ? true : undefined;
   });
+  assert.equal(isLazy(strata, restoring), false, 'every chunk is local once available');
   await assertHolds(strata, restoring, written);
+});
+
+test('an image whose snapshot was evicted launches: RunInstances brings it back and the root volume reads it', async () => {
+  const archive = await archiveDir();
+  const strata = await daemonWith({ snapshotStore: archive.store });
+  const ec2 = strata.ec2();
+  const { snapId, written } = await evictedSnapshot(strata, 3);
+  const imageId = await registerImage(ec2, snapId);
+  const { Instances } = await ec2.send(
+    new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1 }),
+  );
+  const instanceId = Instances?.[0]?.InstanceId;
+  assert.ok(instanceId !== undefined);
+  const root = await until('the instance running with its root volume', async () => {
+    const { Reservations } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const instance = Reservations?.[0]?.Instances?.[0];
+    assert.notEqual(instance?.State?.Name, 'terminated', instance?.StateReason?.Message);
+    return instance?.State?.Name === 'running' ? instance.BlockDeviceMappings?.[0]?.Ebs?.VolumeId : undefined;
+  });
+  assert.ok(root !== undefined);
+  await assertHolds(strata, root, written);
 });
 
 test('a second daemon with a fresh pool and the same dir: store imports and restores a snapshot', async () => {

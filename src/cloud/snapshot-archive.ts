@@ -4,7 +4,9 @@
 // - the incremental parent is the newest completed archived snapshot of the same volume still in the pool
 //   (never a restored one: it is a new lineage, and the pool can only diff within one);
 // - a store failure past the retry deadline makes the snapshot `error` with the failure as StateMessage;
-// - shutdown cancels archives (ECANCELED); the row stays `pending` and `recover()` re-runs them.
+// - shutdown cancels archives (ECANCELED); the row stays `pending` and `recover()` re-runs them;
+// - a snapshot whose pool copy is gone comes back at once, reading through to the archive (lazy restore,
+//   objectstore/lazy-restore/); every path that reads a snapshot calls `ensureInPool` first.
 import type { Kysely } from 'kysely';
 import { units } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
@@ -13,7 +15,8 @@ import { StoreError, type BlockStore } from '../storage/block-store.ts';
 import { archiveSnapshot } from '../objectstore/archiver.ts';
 import { CancellableStore } from '../objectstore/cancellable-store.ts';
 import { deleteArchivedSnapshot, type SweepReport } from '../objectstore/deletion.ts';
-import { readManifest, restoreSnapshot, verifySnapshot, type VerifyReport } from '../objectstore/restorer.ts';
+import type { LazyRestoreStore } from '../objectstore/lazy-restore/lazy-store.ts';
+import { readManifest, verifySnapshot, type VerifyReport } from '../objectstore/restorer.ts';
 import { ArchiveError, type SnapshotStore } from '../objectstore/snapshot-store.ts';
 import { unknownVolumeId } from './ebs-direct-access.ts';
 
@@ -25,6 +28,10 @@ export interface SnapshotArchiveSettings {
   readonly sweepGraceMs?: number;
   /** Chunks in flight per archive; default limits.archiveChunksInFlight. */
   readonly concurrency?: number;
+  /** `--hydration-rate`: background hydration of a lazily restored volume; default limits.hydrationBytesPerSecond. */
+  readonly hydrationBytesPerSecond?: number;
+  /** `--fast-restore`: a volume from an archived snapshot turns `available` only once fully hydrated. */
+  readonly fastRestore?: boolean;
 }
 
 /** What the service is built from. */
@@ -33,6 +40,8 @@ export interface SnapshotArchiveDeps {
   readonly store: BlockStore;
   readonly logger: Logger;
   readonly target: SnapshotStore;
+  /** The pool as the daemon wraps it, which brings snapshots back lazily; absent in offline CLI verbs. */
+  readonly lazy?: LazyRestoreStore;
   readonly settings?: SnapshotArchiveSettings;
 }
 
@@ -152,7 +161,8 @@ export class SnapshotArchive {
   }
 
   async #restore(snapshotId: string): Promise<void> {
-    const { db, store, logger, settings } = this.#deps;
+    const { db, logger, lazy } = this.#deps;
+    if (lazy === undefined) throw new Error(`bug: no lazy-restore store to bring back ${snapshotId}`);
     const row = await db
       .selectFrom('snapshots')
       .select(['archived'])
@@ -160,22 +170,23 @@ export class SnapshotArchive {
       .executeTakeFirst();
     if (row?.archived !== 1)
       throw new ArchiveError('ENOENT', `snapshot ${snapshotId} is neither in the pool nor archived`);
-    const scratch = restoreScratchVolumeId(snapshotId);
-    // A scratch volume left by a crashed restore is incomplete: start over.
-    await store.deleteVolume(scratch).catch(ignoreMissing);
     const started = Date.now();
-    await restoreSnapshot({
-      source: this.#target,
-      snapshotId,
-      store,
-      volumeId: scratch,
-      ...settings,
-    });
+    await lazy.adoptArchived(snapshotId);
     await db.updateTable('snapshots').set({ restored: 1 }).where('id', '=', snapshotId).execute();
-    await store.snapshot(scratch, snapshotId);
-    await store.deleteVolume(scratch);
-    await store.flush();
-    logger.info({ snapshotId, ms: Date.now() - started }, 'snapshot restored from the archive');
+    logger.info(
+      { snapshotId, ms: Date.now() - started },
+      'snapshot back in the pool, reading through to the archive',
+    );
+  }
+
+  /**
+   * What CreateVolume waits for before `available`: with `--fast-restore`, the full hydration of a volume
+   * made from an archived snapshot, at full speed (nothing reads it yet); otherwise nothing (the volume
+   * fetches on demand and hydrates behind, rate-limited).
+   */
+  async volumeReady(volumeId: string): Promise<void> {
+    if (this.#deps.settings?.fastRestore === true)
+      await this.#deps.lazy?.hydrated(volumeId, { unthrottled: true });
   }
 
   /** Drops the pool copy of a completed archived snapshot after checking its manifest is readable. */
@@ -188,14 +199,6 @@ export class SnapshotArchive {
         'EINVAL',
         `snapshot ${snapshotId} is ${row.state} and not archived: not evicting`,
       );
-    // Launching an image clones its snapshots straight from the pool, without the restore step.
-    const image = await db
-      .selectFrom('block_device_mappings')
-      .select(['owner_id'])
-      .where('snapshot_id', '=', snapshotId)
-      .executeTakeFirst();
-    if (image !== undefined)
-      throw new ArchiveError('EINVAL', `snapshot ${snapshotId} is used by ${image.owner_id}: not evicting`);
     await readManifest(this.#target, snapshotId, this.#deps.settings?.retryDeadlineMs);
     await store.deleteSnapshot(snapshotId).catch(ignoreMissing);
     await store.flush();
@@ -232,11 +235,6 @@ export class SnapshotArchive {
       })
       .execute();
   }
-}
-
-/** The temporary volume a restore writes into before it becomes the snapshot again. */
-export function restoreScratchVolumeId(snapshotId: string): string {
-  return `vol-${snapshotId.slice('snap-'.length)}`;
 }
 
 function ignoreMissing(error: unknown): void {

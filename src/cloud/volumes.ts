@@ -88,6 +88,8 @@ export interface VolumeServiceDeps {
   readonly work: WorkQueue;
   /** Restores an archived snapshot whose pool copy is gone (cloud/snapshot-archive.ts); none without a store. */
   readonly ensureSnapshotInPool?: (snapshotId: string) => Promise<void>;
+  /** What a volume made from a snapshot waits for before `available` (`--fast-restore`: full hydration). */
+  readonly volumeReady?: (volumeId: string) => Promise<void>;
 }
 
 /** DescribeVolumes MaxResults: 5..500, larger values return 500 (EC2 reference). */
@@ -246,6 +248,7 @@ export class VolumeService {
       row.id,
       async () => {
         await this.#makeDevice(row);
+        if (row.snapshot_id !== null) await this.#deps.volumeReady?.(row.id);
         await db
           .updateTable('volumes')
           .set({ state: 'available' })

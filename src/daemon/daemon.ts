@@ -11,6 +11,7 @@ import type { Logger } from '../base/log.ts';
 import { openDatabase } from '../db/database.ts';
 import type { OpenedDatabase } from '../db/database.ts';
 import { openBlockStore } from '../storage/block-store.ts';
+import { openLazyRestoreStore, type LazyRestoreStore } from '../objectstore/lazy-restore/lazy-store.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import { startNbdServer } from '../nbd/nbd-server.ts';
 import { loadOrCreateKeyFile } from '../base/key-file.ts';
@@ -103,7 +104,23 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         : { sqlitePath: join(dataDir, 'strata.db') },
     );
     closers.push(() => database.close());
-    const store = await openBlockStore({ dir: join(dataDir, 'pool'), logger: options.logger });
+    const target = await openTarget(options, closers);
+    const pool = await openBlockStore({ dir: join(dataDir, 'pool'), logger: options.logger });
+    // With an archive, the pool reads through to it for snapshots brought back from there (lazy restore).
+    const lazy =
+      target === undefined
+        ? undefined
+        : await openLazyRestoreStore({
+            inner: pool,
+            source: target,
+            recordsPath: join(dataDir, 'lazy-restore.json'),
+            logger: options.logger,
+            ...pick(options.snapshotArchive, 'hydrationBytesPerSecond', 'retryDeadlineMs'),
+          }).catch(async (error: unknown) => {
+            await pool.close();
+            throw error;
+          });
+    const store: BlockStore = lazy ?? pool;
     closers.push(() => store.close());
     const nbd = await startNbdServer({
       store,
@@ -113,7 +130,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       logger: options.logger,
     });
     closers.push(() => nbd.close());
-    const archive = await openArchive(options, database, store, closers);
+    const archive = target === undefined ? undefined : openArchive(options, database, store, target, lazy);
     const cloud = composeCloud(options, dataDir, database, store, nbd, secrets, archive);
     closers.push(() => cloud.ebs.close());
     await cloud.ebs.recover();
@@ -151,6 +168,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await closeAll();
     throw error;
   }
+}
+
+// The named settings that are set, without undefined values (exactOptionalPropertyTypes).
+function pick<T extends object, K extends keyof T>(from: T | undefined, ...keys: K[]): Partial<Pick<T, K>> {
+  const picked: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (from?.[key] !== undefined) picked[key] = from[key];
+  return picked;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -191,7 +215,10 @@ function composeCloud(
       logger: options.logger,
       dataDir,
       ...(archive !== undefined
-        ? { archiveSealed: (id: string) => ebs.snapshots.archiveInBackground(id) }
+        ? {
+            archiveSealed: (id: string) => ebs.snapshots.archiveInBackground(id),
+            ensureSnapshotInPool: ebs.ensureSnapshotInPool,
+          }
         : {}),
     }),
     compute: createCompute({
@@ -211,24 +238,34 @@ function composeCloud(
   };
 }
 
-// The store is closed after the EBS services (closers run in reverse), which cancel archives first.
-async function openArchive(
+// Closed after the pool (closers run in reverse), which reads through to it.
+async function openTarget(
   options: DaemonOptions,
-  database: OpenedDatabase,
-  store: BlockStore,
   closers: (() => Promise<void>)[],
-): Promise<SnapshotArchive | undefined> {
+): Promise<SnapshotStore | undefined> {
   const given = options.snapshotStore;
   if (given === undefined) return undefined;
   const target = 'kind' in given ? await openSnapshotStore(given) : given;
   if (target === null) return undefined;
   if ('kind' in given) closers.push(() => target.close());
+  return target;
+}
+
+// The store is closed after the EBS services (closers run in reverse), which cancel archives first.
+function openArchive(
+  options: DaemonOptions,
+  database: OpenedDatabase,
+  store: BlockStore,
+  target: SnapshotStore,
+  lazy: LazyRestoreStore | undefined,
+): SnapshotArchive {
   options.logger.info({ snapshotStore: target.description }, 'archiving snapshots');
   return new SnapshotArchive({
     db: database.db,
     store,
     logger: options.logger,
     target,
+    ...(lazy !== undefined ? { lazy } : {}),
     ...(options.snapshotArchive !== undefined ? { settings: options.snapshotArchive } : {}),
   });
 }

@@ -106,6 +106,11 @@ export interface RestoreOptions {
   readonly retryDeadlineMs?: number;
 }
 
+/** The scratch volume a restore writes into (or reads through) before it becomes the snapshot again. */
+export function restoreScratchVolumeId(snapshotId: string): string {
+  return `vol-${snapshotId.slice('snap-'.length)}`;
+}
+
 /** Restores an archived snapshot into a fresh volume, verifying every chunk; the volume is deleted on failure. */
 export async function restoreSnapshot(options: RestoreOptions): Promise<Manifest> {
   const { source, store, volumeId } = options;
