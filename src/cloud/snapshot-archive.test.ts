@@ -322,6 +322,44 @@ function isLazy(strata: TestDaemon, volumeId: string): boolean {
   return store instanceof LazyRestoreStore && store.isLazy(volumeId);
 }
 
+test('with the store down, volumes keep serving I/O over NBD; only unfetched chunks fail, until it is back', async () => {
+  const archive = await archiveDir();
+  const flaky = new FaultStore(archive.store, {});
+  const strata = await daemonWith({
+    snapshotStore: flaky,
+    // A crawl, so unfetched chunks stay unfetched; a short deadline, so failures come fast.
+    snapshotArchive: { hydrationBytesPerSecond: 1, retryDeadlineMs: 300 },
+  });
+  const { snapId, written } = await evictedSnapshot(strata, 4);
+  const lazy = await newVolume(strata, snapId);
+  const [fetched, unfetched] = [...written.keys()] as [number, number];
+  const fetchedData = written.get(fetched)!;
+  const unfetchedData = written.get(unfetched)!;
+  assert.ok((await strata.cloud.store.read(lazy, fetched * chunk, chunk)).equals(fetchedData));
+  const uri = `nbd+unix:///${lazy}?socket=${strata.dataDir}/nbd.sock`;
+  const qemuIo = async (...commands: string[]): Promise<string> => {
+    const args = ['-f', 'raw', ...commands.flatMap((command) => ['-c', command]), uri];
+    const { stdout, stderr } = await execFileAsync('qemu-io', args).catch(
+      (error: { stdout: string; stderr: string }) => error,
+    );
+    return stdout + stderr;
+  };
+
+  flaky.down = true;
+  // A snapshot of the lazy volume retries against the dead store, then errors; I/O goes on meanwhile.
+  const pendingSnap = await snapshot(strata, lazy);
+  const at = fetched * chunk + 8192;
+  const io = await qemuIo(`write -P 0xcd ${at} 64k`, `read -P 0xcd ${at} 64k`, `read ${fetched * chunk} 4k`);
+  assert.doesNotMatch(io, /error|fail/i, `local chunks serve while the store is down: ${io}`);
+  const failed = await qemuIo(`read ${unfetched * chunk} 4k`);
+  assert.match(failed, /Input\/output error/, 'an unfetched chunk fails with EIO, never wrong data');
+  assert.equal((await settled(strata.ec2(), pendingSnap)).State, 'error');
+
+  flaky.down = false;
+  const back = await strata.cloud.store.read(lazy, unfetched * chunk, chunk);
+  assert.ok(back.equals(unfetchedData), 'it reads once the store is back');
+});
+
 test('with --fast-restore a restart mid-hydration leaves the volume creating; the next start finishes it', async () => {
   const archive = await archiveDir();
   const slow = new FaultStore(archive.store, { delayMs: 100 });

@@ -49,6 +49,8 @@ function prng(seed: number): () => number {
 export class FaultStore implements SnapshotStore {
   readonly description: string;
   readonly counts: FaultCounts = { puts: 0, putsWritten: 0, gets: 0, injectedErrors: 0, shortReads: 0 };
+  /** While true, every operation fails with EIO: the store is down (a test flips it). */
+  down = false;
   readonly #inner: SnapshotStore;
   readonly #plan: FaultPlan;
   readonly #random: () => number;
@@ -65,9 +67,10 @@ export class FaultStore implements SnapshotStore {
       await new Promise((resolve) => setTimeout(resolve, this.#plan.delayMs));
     const crashed =
       this.#plan.crashAfterPuts !== undefined && this.counts.putsWritten >= this.#plan.crashAfterPuts;
-    if (crashed || this.#random() < (this.#plan.errorRate ?? 0)) {
+    if (this.down || crashed || this.#random() < (this.#plan.errorRate ?? 0)) {
       this.counts.injectedErrors++;
-      throw new ArchiveError('EIO', `injected fault: ${operation} ${key}${crashed ? ' (crashed)' : ''}`);
+      const why = this.down ? ' (down)' : crashed ? ' (crashed)' : '';
+      throw new ArchiveError('EIO', `injected fault: ${operation} ${key}${why}`);
     }
   }
 
