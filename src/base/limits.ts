@@ -59,6 +59,8 @@ export const limits = {
   hydrationBytesPerSecond: 128 * MiB,
   /** Chunk fills a hydrator keeps in flight; each holds a 512 KiB chunk. */
   hydrationChunksInFlight: 4,
+  /** Hydration fills in flight across all volumes of a daemon (each holds a 512 KiB chunk). */
+  hydrationChunksInFlightTotal: 16,
   /** A hydration stopped by archive failures starts again after this (reads fetch on demand meanwhile). */
   hydrationRetryMs: 60_000,
   /** A lazy device whose manifest was unreadable at start is retried this often (it fails I/O until then). */

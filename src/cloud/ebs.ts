@@ -74,6 +74,12 @@ export function createEbs(options: EbsOptions): Ebs {
     work,
     ...(archive !== undefined ? { archive } : {}),
   });
+  // A deleted snapshot's archived copy outlives it while volumes read through to it (snapshots.ts, #purge).
+  archive?.onReleased((snapshotId) => {
+    snapshots.finishDeletion(snapshotId).catch((error: unknown) => {
+      logger.warn({ err: error, snapshotId }, 'deferred snapshot deletion failed; the next start retries it');
+    });
+  });
   const optimizingMs = options.optimizingMs ?? 1000;
   const modifications = new VolumeModifications({ db, store, logger, paginator, work, optimizingMs });
   const permissions = new SnapshotPermissions(db);

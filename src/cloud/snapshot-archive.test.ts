@@ -360,6 +360,47 @@ test('with the store down, volumes keep serving I/O over NBD; only unfetched chu
   assert.ok(back.equals(unfetchedData), 'it reads once the store is back');
 });
 
+test('DeleteSnapshot while volumes still read through to it keeps its archived copy until they are hydrated', async () => {
+  const archive = await archiveDir();
+  // A crawl: the volume stays lazy until the test lifts the limit.
+  const strata = await daemonWith({
+    snapshotStore: archive.store,
+    snapshotArchive: { hydrationBytesPerSecond: 1 },
+  });
+  const { snapId, written } = await evictedSnapshot(strata, 6);
+  const lazy = await newVolume(strata, snapId);
+  // A snapshot of the lazy volume, once archived, reads through to its own copy, not to snapId's.
+  const child = await snapshot(strata, lazy);
+  assert.equal((await settled(strata.ec2(), child)).State, 'completed');
+  await strata.ec2().send(new DeleteSnapshotCommand({ SnapshotId: snapId }));
+  const { Snapshots } = await strata.ec2().send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
+  assert.ok(!(Snapshots ?? []).some((s) => s.SnapshotId === snapId), 'gone from DescribeSnapshots');
+  const both = [snapId, child].sort();
+  assert.deepEqual(await listArchivedSnapshots(archive.store), both, 'the archived copy stays');
+  // A restart keeps it too (recover() sees the reader), and the volume still reads every byte.
+  await strata.restart();
+  assert.deepEqual(await listArchivedSnapshots(archive.store), both);
+  await assertHolds(strata, lazy, written);
+  // Hydrated, the volume needs the archive no more: the deletion completes.
+  const store = strata.cloud.store;
+  assert.ok(store instanceof LazyRestoreStore);
+  await store.hydrated(lazy, { unthrottled: true });
+  await until('the archived copy removed', async () =>
+    (await listArchivedSnapshots(archive.store)).length === 1 ? true : undefined,
+  );
+  assert.deepEqual(await listArchivedSnapshots(archive.store), [child]);
+  await until('the row gone', async () => {
+    const row = await strata.cloud.db
+      .selectFrom('snapshots')
+      .select('id')
+      .where('id', '=', snapId)
+      .executeTakeFirst();
+    return row === undefined ? true : undefined;
+  });
+  await assertHolds(strata, lazy, written);
+  await assertHolds(strata, child, written);
+});
+
 test('with --fast-restore a restart mid-hydration leaves the volume creating; the next start finishes it', async () => {
   const archive = await archiveDir();
   const slow = new FaultStore(archive.store, { delayMs: 100 });

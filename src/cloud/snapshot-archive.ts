@@ -6,7 +6,9 @@
 // - a store failure past the retry deadline makes the snapshot `error` with the failure as StateMessage;
 // - shutdown cancels archives (ECANCELED); the row stays `pending` and `recover()` re-runs them;
 // - a snapshot whose pool copy is gone comes back at once, reading through to the archive (lazy restore,
-//   objectstore/lazy-restore/); every path that reads a snapshot calls `ensureInPool` first.
+//   objectstore/lazy-restore/); every path that reads a snapshot calls `ensureInPool` first;
+// - the archived copy of a deleted snapshot stays while devices read through to it (`hasReaders`); the
+//   snapshot service finishes the deletion when `onReleased` says the last one is gone.
 import type { Kysely } from 'kysely';
 import { units } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
@@ -96,6 +98,8 @@ export class SnapshotArchive {
       },
     });
     await writes;
+    // A snapshot of a lazily restored volume now reads through to its own archived copy.
+    await this.#deps.lazy?.rebase(snapshotId);
     await db
       .updateTable('snapshots')
       .set({ state: 'completed', progress: 100, archived: 1, state_message: null })
@@ -143,6 +147,16 @@ export class SnapshotArchive {
   /** Deletes the archived copy: its manifest, then (mark and sweep) chunks nothing else uses. */
   async remove(snapshotId: string): Promise<SweepReport> {
     return deleteArchivedSnapshot({ target: this.#target, snapshotId, ...this.#deps.settings });
+  }
+
+  /** True while a device reads through to the archived copy of `snapshotId` (it must not be removed yet). */
+  hasReaders(snapshotId: string): boolean {
+    return (this.#deps.lazy?.readersOf(snapshotId).length ?? 0) > 0;
+  }
+
+  /** Calls `listener` when the last device reading through to an archived snapshot is hydrated or deleted. */
+  onReleased(listener: (snapshotId: string) => void): void {
+    this.#deps.lazy?.onReleased(listener);
   }
 
   /** Re-reads every chunk of the archived copy and checks it. */

@@ -7,7 +7,8 @@
 //   without is marked `error` (its point in time is gone; EC2 also has an `error` state).
 // - copy: row `pending` → store.clone(source, temp volume) → store.snapshot(temp, copy) → delete temp →
 //   `completed`. The temp volume's id derives from the copy's id, so `recover()` can remove it.
-// - delete: row `deleting` (hidden from every describe) → store.deleteSnapshot → row removed.
+// - delete: row `deleting` (hidden from every describe) → store.deleteSnapshot → row removed (with an
+//   archive: the archived copy first, or, while volumes read through to it, later: see #purge).
 import type { Kysely } from 'kysely';
 import { newId } from '../base/ids.ts';
 import { assert } from '../base/assert.ts';
@@ -324,21 +325,48 @@ export class SnapshotService {
 
   /** DeleteSnapshot: owner only; refused while a registered image uses it. */
   async delete(accountId: string, snapshotId: string, dryRun: boolean): Promise<void> {
-    const { db, store, work, tags } = this.#deps;
+    const { db, work } = this.#deps;
     const row = await ownedSnapshot(db, accountId, snapshotId);
     await this.#checkNotInUse(snapshotId);
     if (row.state === 'pending')
       throw ec2Error('IncorrectState', `The snapshot '${snapshotId}' is still pending.`);
     if (dryRun) throw new ApiError('DryRunOperation');
     await db.updateTable('snapshots').set({ state: 'deleting' }).where('id', '=', snapshotId).execute();
+    await work.exclusive(snapshotId, () => this.#purge(snapshotId, row.archived === 1));
+  }
+
+  // Drops a `deleting` snapshot everywhere. Its archived copy stays while volumes made from it still read
+  // through to it (lazy restore): the row stays `deleting` (hidden) until the archive reports the last
+  // reader gone and `finishDeletion` runs.
+  async #purge(snapshotId: string, archived: boolean): Promise<void> {
+    const { db, store, tags, archive, logger } = this.#deps;
+    const kept = archived && archive !== undefined && archive.hasReaders(snapshotId);
+    if (archived && !kept) await archive?.remove(snapshotId);
+    await store.deleteSnapshot(snapshotId).catch(ignoreMissing);
+    if (kept) {
+      logger.info(
+        { snapshotId },
+        'deleted; its archived copy stays until the volumes reading it are hydrated',
+      );
+      return;
+    }
+    await db.transaction().execute(async (trx) => {
+      await tags.dropAll(trx, snapshotId);
+      await trx.deleteFrom('snapshot_permissions').where('snapshot_id', '=', snapshotId).execute();
+      await trx.deleteFrom('snapshots').where('id', '=', snapshotId).execute();
+    });
+  }
+
+  /** Completes the deletion of a snapshot whose archived copy was kept for its readers (see #purge). */
+  async finishDeletion(snapshotId: string): Promise<void> {
+    const { db, work } = this.#deps;
     await work.exclusive(snapshotId, async () => {
-      if (row.archived === 1) await this.#deps.archive?.remove(snapshotId);
-      await store.deleteSnapshot(snapshotId).catch(ignoreMissing);
-      await db.transaction().execute(async (trx) => {
-        await tags.dropAll(trx, snapshotId);
-        await trx.deleteFrom('snapshot_permissions').where('snapshot_id', '=', snapshotId).execute();
-        await trx.deleteFrom('snapshots').where('id', '=', snapshotId).execute();
-      });
+      const row = await db
+        .selectFrom('snapshots')
+        .select(['state', 'archived'])
+        .where('id', '=', snapshotId)
+        .executeTakeFirst();
+      if (row?.state === 'deleting') await this.#purge(snapshotId, row.archived === 1);
     });
   }
 
@@ -458,11 +486,7 @@ export class SnapshotService {
     for (const row of stuck) {
       logger.info({ snapshotId: row.id, state: row.state }, 'completing interrupted snapshot transition');
       if (row.state === 'deleting') {
-        if (row.archived === 1) await this.#deps.archive?.remove(row.id);
-        await store.deleteSnapshot(row.id).catch(ignoreMissing);
-        await db.deleteFrom('snapshot_permissions').where('snapshot_id', '=', row.id).execute();
-        await db.deleteFrom('tags').where('resource_id', '=', row.id).execute();
-        await db.deleteFrom('snapshots').where('id', '=', row.id).execute();
+        await this.#purge(row.id, row.archived === 1);
       } else if (row.source_snapshot_id !== null && store.device(row.source_snapshot_id) !== undefined) {
         this.#enqueueCopy(row.id, row.source_snapshot_id);
       } else if (store.device(row.id) !== undefined) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { assert } from '../../base/assert.ts';
 import { limits } from '../../base/limits.ts';
 import { silentLogger, type Logger } from '../../base/log.ts';
-import { Semaphore } from '../semaphore.ts';
+import { Semaphore } from '../../base/semaphore.ts';
 import {
   VmDriverError,
   type DiskSpec,

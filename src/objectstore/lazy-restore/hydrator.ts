@@ -4,6 +4,7 @@
 // stays lazy and serves reads on demand, and the next daemon start resumes it.
 import { limits } from '../../base/limits.ts';
 import type { Logger } from '../../base/log.ts';
+import type { Semaphore } from '../../base/semaphore.ts';
 import { ArchiveError } from '../snapshot-store.ts';
 
 /** How far a lazy volume's hydration is. */
@@ -24,6 +25,8 @@ export interface HydratorOptions {
   readonly finish: () => Promise<void>;
   readonly logger: Logger;
   readonly concurrency?: number;
+  /** Shared by every hydrator of a store: bounds fills in flight across volumes (and their buffers). */
+  readonly fills?: Semaphore;
 }
 
 export class Hydrator {
@@ -65,8 +68,14 @@ export class Hydrator {
         const index = chunks[next++]!;
         if (this.#options.isPresent(index)) continue;
         await this.#take(this.#options.chunkBytes);
-        if (this.#stopped) break;
-        await this.#options.fill(index);
+        // The shared permit only around the fill: a hydrator waiting for tokens holds none.
+        const release = await this.#options.fills?.acquire();
+        try {
+          if (this.#stopped) break;
+          await this.#options.fill(index);
+        } finally {
+          release?.();
+        }
       }
     };
     const started = Date.now();

@@ -19,6 +19,7 @@
 // are read-only: reads of their unfetched chunks are served from the archive (through a small cache).
 import { assert } from '../../base/assert.ts';
 import { limits } from '../../base/limits.ts';
+import { Semaphore } from '../../base/semaphore.ts';
 import type { Logger } from '../../base/log.ts';
 import {
   StoreError,
@@ -87,8 +88,10 @@ export class LazyRestoreStore implements BlockStore {
   // Why the hydration of a volume stopped, until the next start retries it.
   readonly #failures = new Map<string, unknown>();
   readonly #rate: number;
+  readonly #hydrationFills = new Semaphore(limits.hydrationChunksInFlightTotal);
   readonly #manifests = new Map<string, Promise<Manifest>>();
   readonly #adopting = new Map<string, Promise<void>>();
+  readonly #releaseListeners = new Set<(snapshotId: string) => void>();
   // Lazy devices whose manifest could not be loaded at open: every access fails until it loads.
   readonly #blocked = new Map<string, { snapshotId: string; reason: string }>();
   #retryTimer: NodeJS.Timeout | null = null;
@@ -118,7 +121,7 @@ export class LazyRestoreStore implements BlockStore {
       );
     }
     const gone = this.#records.entries().filter(([id]) => this.#inner.device(id) === undefined);
-    await this.#records.delete(...gone.map(([id]) => id));
+    await this.#drop(...gone.map(([id]) => id));
     for (const [id, snapshotId] of this.#records.entries()) {
       try {
         this.#register(id, snapshotId, await this.#manifest(snapshotId));
@@ -290,7 +293,7 @@ export class LazyRestoreStore implements BlockStore {
     try {
       await make();
     } catch (error) {
-      if (this.#inner.device(toId) === undefined) await this.#records.delete(toId);
+      if (this.#inner.device(toId) === undefined) await this.#drop(toId);
       throw error;
     }
     this.#register(toId, lazy.snapshotId, lazy.manifest);
@@ -301,7 +304,49 @@ export class LazyRestoreStore implements BlockStore {
     this.#blocked.delete(id);
     this.#hydrators.delete(id);
     this.#failures.delete(id);
-    await this.#records.delete(id);
+    await this.#drop(id);
+  }
+
+  // Removes records; tells the listeners about each archived snapshot nothing reads through to any more.
+  async #drop(...ids: string[]): Promise<void> {
+    const sources = new Set(ids.map((id) => this.#records.get(id)).filter((source) => source !== undefined));
+    await this.#records.delete(...ids);
+    this.#announceReleased(sources);
+  }
+
+  #announceReleased(sources: Iterable<string>): void {
+    for (const source of sources) {
+      if (this.readersOf(source).length > 0) continue;
+      for (const listener of this.#releaseListeners) listener(source);
+    }
+  }
+
+  /**
+   * Once lazy snapshot `snapshotId` is archived itself, it reads through to its own manifest, which holds
+   * the same bytes: the snapshot it was filled from is released sooner. No-op for other devices.
+   */
+  async rebase(snapshotId: string): Promise<void> {
+    const lazy = this.#lazy.get(snapshotId);
+    if (lazy === undefined || lazy.snapshotId === snapshotId) return;
+    if (this.#inner.device(snapshotId)?.kind !== 'snapshot') return;
+    const manifest = await this.#manifest(snapshotId);
+    await this.#records.set(snapshotId, snapshotId);
+    this.#register(snapshotId, snapshotId, manifest);
+    this.#announceReleased([lazy.snapshotId]);
+  }
+
+  /** Devices other than its own pool copy that read through to archived snapshot `snapshotId`. */
+  readersOf(snapshotId: string): string[] {
+    return this.#records
+      .entries()
+      .filter(([id, source]) => source === snapshotId && id !== snapshotId)
+      .map(([id]) => id);
+  }
+
+  /** Calls `listener` when the last reader of an archived snapshot is hydrated or deleted. Returns an unsubscribe. */
+  onReleased(listener: (snapshotId: string) => void): () => void {
+    this.#releaseListeners.add(listener);
+    return () => this.#releaseListeners.delete(listener);
   }
 
   // ---- BlockStore: data ----
@@ -467,6 +512,7 @@ export class LazyRestoreStore implements BlockStore {
       isPresent: (index) => lazy.present[index] !== 0,
       fill: (index) => this.fill(lazy.id, index),
       logger: this.#logger.child({ volumeId: lazy.id, snapshotId: lazy.snapshotId }),
+      fills: this.#hydrationFills,
       finish: () => this.#complete(lazy),
     });
     this.#hydrators.set(lazy.id, hydrator);
@@ -495,7 +541,7 @@ export class LazyRestoreStore implements BlockStore {
     if (this.#lazy.get(lazy.id) !== lazy) return;
     this.#lazy.delete(lazy.id);
     this.#failures.delete(lazy.id);
-    await this.#records.delete(lazy.id);
+    await this.#drop(lazy.id);
     this.#logger.info({ volumeId: lazy.id, snapshotId: lazy.snapshotId }, 'volume hydrated');
   }
 

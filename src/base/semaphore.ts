@@ -1,5 +1,6 @@
-// A counting semaphore: bounds concurrent QEMU boots (limits.qemuBootsConcurrentMax).
-import { assert } from '../base/assert.ts';
+// A counting semaphore: bounds concurrent QEMU boots (limits.qemuBootsConcurrentMax) and archive fetches
+// of lazy-restore hydrators (limits.hydrationChunksInFlightTotal).
+import { assert } from './assert.ts';
 
 /** Grants at most `permits` holders at once, first come first served. */
 export class Semaphore {
