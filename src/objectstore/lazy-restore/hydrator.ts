@@ -63,16 +63,29 @@ export class Hydrator {
   async #run(): Promise<void> {
     const { chunks, logger } = this.#options;
     let next = 0;
+    let settled = 0;
+    let decile = 0;
+    // Progress in the log, every tenth of the chunks settled (EBS has no field for it).
+    const settle = (): void => {
+      const reached = Math.floor((10 * ++settled) / chunks.length);
+      if (reached <= decile || reached >= 10) return;
+      decile = reached;
+      logger.info({ percent: 10 * reached }, 'hydrating');
+    };
     const worker = async (): Promise<void> => {
       while (!this.#stopped && next < chunks.length) {
         const index = chunks[next++]!;
-        if (this.#options.isPresent(index)) continue;
+        if (this.#options.isPresent(index)) {
+          settle();
+          continue;
+        }
         await this.#take(this.#options.chunkBytes);
         // The shared permit only around the fill: a hydrator waiting for tokens holds none.
         const release = await this.#options.fills?.acquire();
         try {
           if (this.#stopped) break;
           await this.#options.fill(index);
+          settle();
         } finally {
           release?.();
         }
@@ -95,7 +108,7 @@ export class Hydrator {
     }
     if (this.#stopped) throw new ArchiveError('ECANCELED', 'hydration stopped');
     await this.#options.finish();
-    logger.debug({ ms: Date.now() - started }, 'hydration finished');
+    logger.debug({ ms: Date.now() - started, chunks: chunks.length }, 'hydration finished');
   }
 
   async #take(bytes: number): Promise<void> {

@@ -505,6 +505,11 @@ export class LazyRestoreStore implements BlockStore {
   }
 
   #startHydrator(lazy: LazyDevice): void {
+    const bytes = lazy.missing * lazy.manifest.chunkBytes;
+    this.#logger.info(
+      { volumeId: lazy.id, snapshotId: lazy.snapshotId, missingBytes: bytes, bytesPerSecond: this.#rate },
+      'hydrating in the background',
+    );
     const hydrator = new Hydrator({
       chunks: lazy.manifest.chunks.map(([index]) => index),
       bytesPerSecond: this.#rate,
