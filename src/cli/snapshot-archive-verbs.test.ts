@@ -1,7 +1,7 @@
 // `strata snapshot verify|evict|import-archive` run as users run them (bin/strata, a child process) against
-// daemons sharing one `dir:` snapshot store: evict refuses while the daemon runs and works once it is
-// stopped, the next start restores on CreateVolume; a second daemon with a fresh data dir imports the
-// snapshot; verify exits 0 on a sound archive and 1 once a chunk is damaged at rest.
+// daemons sharing one `dir:` snapshot store: evict works through the running daemon (admin.sock) and on a
+// stopped one, and CreateVolume brings the snapshot back; a second daemon with a fresh data dir imports
+// the snapshot; verify exits 0 on a sound archive and 1 once a chunk is damaged at rest.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -108,9 +108,24 @@ test('verify, evict and import-archive through bin/strata', async () => {
   assert.equal(verified.code, 0, verified.stderr);
   assert.match(verified.stdout, /: ok: 3 chunks/);
 
-  const refused = await strata(['snapshot', 'evict', snapId, '--data-dir', dataA, ...store]);
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /daemon is running/);
+  // Evict while the daemon runs: bin/strata asks it through <data-dir>/admin.sock, and the next
+  // CreateVolume reads the data back through the archive.
+  const online = await strata(['snapshot', 'evict', snapId, '--data-dir', dataA, ...store]);
+  assert.equal(online.code, 0, online.stderr);
+  assert.match(online.stdout, /pool copy dropped/);
+  assert.equal(a.daemon.cloud.store.device(snapId), undefined, 'evicted by the running daemon');
+  const lazyA = await volume(a.ec2, zone, snapId);
+  assert.ok((await a.daemon.cloud.store.read(lazyA, 7 * limits.ebsBlockBytes, data.length)).equals(data));
+  const pending = await strata([
+    'snapshot',
+    'evict',
+    'snap-0123456789abcdef0',
+    '--data-dir',
+    dataA,
+    ...store,
+  ]);
+  assert.equal(pending.code, 1);
+  assert.match(pending.stderr, /^strata snapshot evict: ArchiveError: no snapshot snap-0123456789abcdef0$/m);
 
   // A second daemon, fresh pool, same store: import while it runs, then CreateVolume restores the data.
   const b = await start(await tempDirectory('strata-verbs-b-'), archiveDir);
@@ -126,7 +141,8 @@ test('verify, evict and import-archive through bin/strata', async () => {
   const restoredB = await volume(b.ec2, zone, snapId);
   assert.ok((await b.daemon.cloud.store.read(restoredB, 7 * limits.ebsBlockBytes, data.length)).equals(data));
 
-  // Evict on the stopped first daemon; its next start restores the snapshot on CreateVolume.
+  // Evict on the stopped first daemon (the pool copy came back for lazyA); the next start brings it back
+  // again on CreateVolume.
   await a.daemon.close();
   const evicted = await strata(['snapshot', 'evict', snapId, '--data-dir', dataA, ...store]);
   assert.equal(evicted.code, 0, evicted.stderr);

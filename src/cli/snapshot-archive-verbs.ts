@@ -1,11 +1,13 @@
 // `strata snapshot verify|evict|import-archive`: the snapshot archive's verbs (cloud/snapshot-archive.ts).
 // - verify reads only the snapshot store, so it runs any time, from any host that reaches the store;
 // - import-archive writes one database row (like `strata account`), so it runs with the daemon up or down;
-// - evict changes the pool, which only one process may open: it refuses while the daemon is running.
-import { connect } from 'node:net';
+// - evict changes the pool, which only one process may open: with the daemon running it asks the daemon
+//   (<data-dir>/admin.sock), otherwise it opens the pool itself.
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { silentLogger } from '../base/log.ts';
+import { socketAnswers } from '../base/private-socket.ts';
+import { adminRequest } from '../daemon/admin-socket.ts';
 import { Accounts } from '../cloud/accounts.ts';
 import { SecretBox } from '../cloud/accounts-secrets.ts';
 import { SnapshotArchive } from '../cloud/snapshot-archive.ts';
@@ -38,7 +40,7 @@ export function registerArchiveVerbs(snapshot: Command): void {
     .option('--json', 'print the report as JSON')
     .action((snapshotId: string, flags: ArchiveFlags) => run('verify', () => verify(snapshotId, flags)));
   withStore(snapshot.command('evict <snapshot-id>'))
-    .description('drop the pool copy of a completed archived snapshot (daemon stopped); it restores on use')
+    .description('drop the pool copy of a completed archived snapshot; it comes back, lazily, on use')
     .action((snapshotId: string, flags: ArchiveFlags) => run('evict', () => evict(snapshotId, flags)));
   withStore(snapshot.command('import-archive <snapshot-id>'))
     .description('register a snapshot archived by another pool, for an account (default admin)')
@@ -85,15 +87,8 @@ async function verify(snapshotId: string, flags: ArchiveFlags): Promise<void> {
 }
 
 // The daemon serves `<data-dir>/nbd.sock` while it runs; a stale socket file refuses the connection.
-async function daemonRunning(dataDir: string): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect(join(dataDir, 'nbd.sock'));
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
+function daemonRunning(dataDir: string): Promise<boolean> {
+  return socketAnswers(join(dataDir, 'nbd.sock'));
 }
 
 async function withArchive(
@@ -129,9 +124,13 @@ const poolNotOpen = new Proxy({} as BlockStore, {
   },
 });
 
+// The pool has one owner: with the daemon up, it evicts (through its admin socket); else this process does.
 async function evict(snapshotId: string, flags: ArchiveFlags): Promise<void> {
-  if (await daemonRunning(resolve(flags.dataDir)))
-    throw new Error('the daemon is running on this data dir: stop it first (the pool has one owner)');
+  const dataDir = resolve(flags.dataDir);
+  if (await daemonRunning(dataDir)) {
+    console.log(await adminRequest(join(dataDir, 'admin.sock'), { verb: 'evict', snapshotId }));
+    return;
+  }
   await withArchive(flags, true, async (archive) => {
     await archive.evict(snapshotId);
     console.log(`${snapshotId}: pool copy dropped; the archive in ${archive.description} keeps it`);

@@ -19,6 +19,7 @@ import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import { StoreError } from '../storage/block-store.ts';
 import type { Tag, TagService } from './tags.ts';
+import { cloneFromSnapshot } from './clone-snapshot.ts';
 import {
   checkSnapshotId,
   readableSnapshot,
@@ -168,7 +169,10 @@ export class EbsUploads {
     const sizeBytes = request.volumeSizeGiB * units.GiB;
     try {
       if (request.parentSnapshotId === undefined) await store.createVolume(volumeId, sizeBytes);
-      else await store.clone(request.parentSnapshotId, volumeId, sizeBytes);
+      else {
+        const ensure = this.#deps.ensureSnapshotInPool;
+        await cloneFromSnapshot(store, ensure, request.parentSnapshotId, volumeId, sizeBytes);
+      }
     } catch (error) {
       await this.#markError(snapshotId);
       throw error;

@@ -18,6 +18,7 @@ import type { NbdServer } from '../nbd/nbd-server.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import type { DiskSpec } from '../compute/vm-driver.ts';
 import type { Mapping } from './block-device-mappings.ts';
+import { cloneFromSnapshot, type EnsureSnapshotInPool } from './clone-snapshot.ts';
 import type { VolumeRow } from './ebs-lookups.ts';
 
 /** A stored mapping of an instance. */
@@ -30,7 +31,7 @@ export interface InstanceDisksDeps {
   readonly nbd: NbdServer;
   readonly dataDir: string;
   /** Brings back an archived snapshot whose pool copy is gone, before a volume is cloned from it. */
-  readonly ensureSnapshotInPool?: (snapshotId: string) => Promise<void>;
+  readonly ensureSnapshotInPool?: EnsureSnapshotInPool;
 }
 
 /** The rows RunInstances commits for one instance's disks: new volumes and the mapping rows. */
@@ -133,9 +134,7 @@ export async function materializeVolumes(deps: InstanceDisksDeps, instanceId: st
       const snapshotId = row.snapshot_id;
       const made =
         snapshotId !== null
-          ? (deps.ensureSnapshotInPool?.(snapshotId) ?? Promise.resolve()).then(() =>
-              store.clone(snapshotId, volumeId, bytes),
-            )
+          ? cloneFromSnapshot(store, deps.ensureSnapshotInPool, snapshotId, volumeId, bytes)
           : store.createVolume(volumeId, bytes);
       await made.catch((error: unknown) => {
         if (store.device(volumeId) === undefined) throw error;

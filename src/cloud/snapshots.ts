@@ -34,6 +34,7 @@ import {
 } from './ebs-lookups.ts';
 import type { WorkQueue } from './work-queue.ts';
 import type { SnapshotArchive } from './snapshot-archive.ts';
+import { cloneFromSnapshot } from './clone-snapshot.ts';
 import { ArchiveError } from '../objectstore/snapshot-store.ts';
 
 /** A snapshot as the caller sees it: tags only when the caller owns it. */
@@ -460,8 +461,9 @@ export class SnapshotService {
       async () => {
         if (store.device(copyId) === undefined) {
           if (store.device(scratch) === undefined) {
-            await this.#deps.archive?.ensureInPool(sourceId);
-            await store.clone(sourceId, scratch);
+            const { archive } = this.#deps;
+            const ensure = archive === undefined ? undefined : (id: string) => archive.ensureInPool(id);
+            await cloneFromSnapshot(store, ensure, sourceId, scratch);
           }
           await store.snapshot(scratch, copyId);
         }

@@ -17,6 +17,7 @@ import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import { StoreError, type BlockStore } from '../storage/block-store.ts';
 import type { Regions } from './regions.ts';
+import { cloneFromSnapshot, type EnsureSnapshotInPool } from './clone-snapshot.ts';
 import { ec2Error } from './ec2-error.ts';
 import { compileFilters, filtersUseTags, type Filter, type FilterFields } from './filters.ts';
 import type { Page, Paginator } from './pagination.ts';
@@ -87,7 +88,7 @@ export interface VolumeServiceDeps {
   readonly tags: TagService;
   readonly work: WorkQueue;
   /** Restores an archived snapshot whose pool copy is gone (cloud/snapshot-archive.ts); none without a store. */
-  readonly ensureSnapshotInPool?: (snapshotId: string) => Promise<void>;
+  readonly ensureSnapshotInPool?: EnsureSnapshotInPool;
   /** What a volume made from a snapshot waits for before `available` (`--fast-restore`: full hydration). */
   readonly volumeReady?: (volumeId: string) => Promise<void>;
 }
@@ -270,8 +271,7 @@ export class VolumeService {
     if (store.device(row.id) !== undefined) return;
     const bytes = row.size_gib * units.GiB;
     if (row.snapshot_id !== null) {
-      await this.#deps.ensureSnapshotInPool?.(row.snapshot_id);
-      await store.clone(row.snapshot_id, row.id, bytes);
+      await cloneFromSnapshot(store, this.#deps.ensureSnapshotInPool, row.snapshot_id, row.id, bytes);
     } else await store.createVolume(row.id, bytes);
     assert(store.device(row.id)?.sizeBytes === bytes, `store made ${row.id} with the wrong size`);
   }

@@ -31,6 +31,7 @@ import type { Cloud, Hypervisor } from '../cloud/cloud.ts';
 import { startApiServer } from '../api/api-server.ts';
 import type { ApiServer } from '../api/api-server.ts';
 import { writeCredentialsFiles } from './credentials-files.ts';
+import { startAdminSocket, type AdminVerb } from './admin-socket.ts';
 import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/snapshot-archive.ts';
 import {
   openSnapshotStore,
@@ -151,6 +152,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       const imageId = await registerDemoImage(cloud, admin.key.accountId);
       options.logger.info({ imageId }, 'demo image registered');
     }
+    const adminSocket = await startAdminSocket(
+      join(dataDir, 'admin.sock'),
+      adminVerbs(cloud),
+      options.logger,
+    );
+    closers.push(() => adminSocket.close());
     const api = await startApiServer({
       cloud,
       logger: options.logger,
@@ -235,6 +242,21 @@ function composeCloud(
     hypervisor: options.hypervisor ?? 'qemu',
     // Set once the API port is bound (port 0 picks one), before any request is served.
     endpoint: '',
+  };
+}
+
+// What `strata` may ask the running daemon (admin-socket.ts).
+function adminVerbs(cloud: Cloud): Record<string, AdminVerb> {
+  return {
+    async evict(request) {
+      const { snapshotId } = request;
+      if (typeof snapshotId !== 'string') throw new Error('evict needs a snapshotId');
+      const archive = cloud.ebs.archive;
+      if (archive === undefined)
+        throw new Error('the daemon runs without --snapshot-store: nothing is archived');
+      await archive.evict(snapshotId);
+      return `${snapshotId}: pool copy dropped; the archive in ${archive.description} keeps it`;
+    },
   };
 }
 

@@ -1,11 +1,11 @@
 // The listeners and the set of live connections; each socket goes handshake -> transmission.
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { chmod, lstat, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { assert } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
+import { listenOn, listenPrivateSocket } from '../base/private-socket.ts';
 import { silentLogger } from '../base/log.ts';
 import type { Logger } from '../base/log.ts';
 import type { BlockStore } from '../storage/block-store.ts';
@@ -45,13 +45,8 @@ export class StrataNbdServer implements NbdServer {
 
   /** Binds the unix socket (0600 from the first moment) and the optional TCP port. */
   async listen(): Promise<void> {
-    await removeStaleSocket(this.socketPath);
-    // Bind under a temporary name, restrict it, then rename: no window where others can connect.
-    const temporary = join(dirname(this.socketPath), `.nbd-${process.pid}-${Date.now()}.sock`);
     const unix = this.#createServer();
-    await listenOn(unix, { path: temporary });
-    await chmod(temporary, 0o600);
-    await rename(temporary, this.socketPath);
+    await listenPrivateSocket(unix, this.socketPath);
     this.#servers.push(unix);
     if (this.#options.tcp) {
       const tcp = this.#createServer();
@@ -170,30 +165,4 @@ export class StrataNbdServer implements NbdServer {
     await connection.stop();
     clearTimeout(timer);
   }
-}
-
-function listenOn(server: Server, options: net.ListenOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-// A socket file left by a daemon that died is replaced; a live one (someone answers) is an error.
-async function removeStaleSocket(path: string): Promise<void> {
-  const stat = await lstat(path).catch(() => null);
-  if (!stat) return;
-  if (!stat.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = net.connect({ path }, () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.on('error', () => resolve(false));
-  });
-  if (alive) throw new Error(`another server is listening on ${path}`);
-  await rm(path, { force: true });
 }
