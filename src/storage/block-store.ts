@@ -107,6 +107,11 @@ export interface BlockStore {
   /** Reads `length` bytes at `offset` (any alignment). Holes read as zeros. */
   read(id: string, offset: number, length: number): Promise<Buffer>;
   /**
+   * Reads `out.length` bytes at `offset` into `out`, overwriting all of it (NBD reads into recycled buffers).
+   * The store keeps no reference to `out` once the promise settles.
+   */
+  readInto(id: string, offset: number, out: Buffer): Promise<void>;
+  /**
    * Writes `data` at `offset` (any alignment) of a volume. The store does not keep `data` once the promise
    * settles, so the caller may reuse the buffer (the NBD server recycles its payload buffers).
    */

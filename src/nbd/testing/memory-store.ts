@@ -75,13 +75,17 @@ export class MemoryBlockStore implements BlockStore {
   }
 
   async read(id: string, offset: number, length: number): Promise<Buffer> {
-    const device = this.#get(id, false);
-    this.#check(device, offset, length);
     const out = Buffer.alloc(length);
-    this.#walk(offset, length, (index, within, at, span) => {
+    await this.readInto(id, offset, out);
+    return out;
+  }
+  async readInto(id: string, offset: number, out: Buffer): Promise<void> {
+    const device = this.#get(id, false);
+    this.#check(device, offset, out.length);
+    out.fill(0);
+    this.#walk(offset, out.length, (index, within, at, span) => {
       device.extents.get(index)?.copy(out, at, within, within + span);
     });
-    return out;
   }
   async write(id: string, offset: number, data: Buffer, _options?: WriteOptions): Promise<void> {
     const device = this.#writable(id, offset, data.length);

@@ -352,14 +352,21 @@ export class LazyRestoreStore implements BlockStore {
   // ---- BlockStore: data ----
 
   async read(id: string, offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(length);
+    await this.readInto(id, offset, out);
+    return out;
+  }
+
+  async readInto(id: string, offset: number, out: Buffer): Promise<void> {
     const lazy = this.#lookup(id);
-    if (lazy === undefined) return this.#inner.read(id, offset, length);
+    if (lazy === undefined) return this.#inner.readInto(id, offset, out);
+    const length = out.length;
     if (this.#inner.device(id)?.kind === 'volume') {
       await this.#fillRange(lazy, offset, length);
-      return this.#inner.read(id, offset, length);
+      return this.#inner.readInto(id, offset, out);
     }
     // A snapshot cannot be written: overlay the archived chunks it lacks on what the pool has.
-    const out = await this.#inner.read(id, offset, length);
+    await this.#inner.readInto(id, offset, out);
     const { chunkBytes } = lazy.manifest;
     await Promise.all(
       this.#needed(lazy, offset, length).map(async (index) => {
@@ -369,7 +376,6 @@ export class LazyRestoreStore implements BlockStore {
         data.copy(out, start - offset, start - index * chunkBytes, end - index * chunkBytes);
       }),
     );
-    return out;
   }
 
   async write(id: string, offset: number, data: Buffer, options?: WriteOptions): Promise<void> {

@@ -462,18 +462,24 @@ export class Pool implements BlockStore {
 
   /** {@inheritDoc BlockStore.read} */
   async read(id: string, offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(length);
+    await this.readInto(id, offset, out);
+    return out;
+  }
+
+  /** {@inheritDoc BlockStore.readInto} */
+  async readInto(id: string, offset: number, out: Buffer): Promise<void> {
     this.#checkOpen();
     const device = this.#find(id);
+    const length = out.length;
     this.#checkRange(device, offset, length);
-    const out = Buffer.allocUnsafe(length);
-    if (length === 0) return out;
+    if (length === 0) return;
     const extentBytes = this.extentBytes;
     const first = Math.floor(offset / extentBytes);
     const last = Math.floor((offset + length - 1) / extentBytes);
     if (device.kind === 'volume' && device.lineage.busy.size > 0) await waitIdle(device.lineage, first, last);
     const io = this.#readRuns(device, out, offset, first, last);
     if (io !== null) await io;
-    return out;
   }
 
   /** Issues the reads of blocks [first, last], one per physically contiguous run; zero-fills holes. */
