@@ -18,9 +18,6 @@ export class ChunkFetcher {
     this.#capacity = capacity;
   }
 
-  /** Chunks fetched from the store so far (cache misses). */
-  fetches = 0;
-
   /** The verified bytes of chunk `hash`. */
   get(hash: string, lengthBytes: number): Promise<Buffer> {
     const cached = this.#cache.get(hash);
@@ -31,7 +28,6 @@ export class ChunkFetcher {
     }
     const running = this.#inFlight.get(hash);
     if (running !== undefined) return running;
-    this.fetches++;
     const fetch = this.#read(hash, lengthBytes).then((data) => {
       this.#cache.set(hash, data);
       if (this.#cache.size > this.#capacity) this.#cache.delete(this.#cache.keys().next().value!);

@@ -1,17 +1,11 @@
 // The background hydrator of one lazy volume: fills every archived chunk not yet present, in order, a few at
 // a time, at most `bytesPerSecond` (a token bucket). On-demand fills (reads, writes) go around it, and a
 // chunk they filled is skipped. A failed fill (the archive's own retries exhausted) stops it: the volume
-// stays lazy and serves reads on demand, and the next daemon start resumes it.
+// stays lazy and serves reads on demand, and its store starts a new hydrator later (lazy-store.ts).
 import { limits } from '../../base/limits.ts';
 import type { Logger } from '../../base/log.ts';
 import type { Semaphore } from '../../base/semaphore.ts';
 import { ArchiveError } from '../snapshot-store.ts';
-
-/** How far a lazy volume's hydration is. */
-export interface HydrationProgress {
-  readonly chunksTotal: number;
-  readonly chunksPresent: number;
-}
 
 /** What a hydrator works on. */
 export interface HydratorOptions {

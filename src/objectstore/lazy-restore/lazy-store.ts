@@ -37,7 +37,7 @@ import { chunkAt, readChunk, readManifest, restoreScratchVolumeId, restoreSnapsh
 import { ArchiveError, type SnapshotStore } from '../snapshot-store.ts';
 import { ChunkFetcher } from './chunk-fetcher.ts';
 import { FillRecords } from './fill-records.ts';
-import { Hydrator, type HydrationProgress } from './hydrator.ts';
+import { Hydrator } from './hydrator.ts';
 import { chunkRanges, overlay, union } from './ranges.ts';
 
 /** How to open a lazy-restore store. */
@@ -209,14 +209,6 @@ export class LazyRestoreStore implements BlockStore {
   /** True while `id` reads through to the archive. */
   isLazy(id: string): boolean {
     return this.#lazy.has(id);
-  }
-
-  /** How far `id`'s hydration is, or undefined when it is not a lazy volume. */
-  hydration(id: string): HydrationProgress | undefined {
-    const lazy = this.#lazy.get(id);
-    if (lazy === undefined || this.#inner.device(id)?.kind !== 'volume') return undefined;
-    const total = lazy.manifest.chunks.length;
-    return { chunksTotal: total, chunksPresent: total - lazy.missing };
   }
 
   /**
@@ -494,17 +486,17 @@ export class LazyRestoreStore implements BlockStore {
   #register(id: string, snapshotId: string, manifest: Manifest, hydrate = true): void {
     const device = this.#inner.device(id);
     assert(device !== undefined, `register: ${id} is not in the pool`);
-    const count = Math.ceil(manifest.sizeBytes / manifest.chunkBytes);
-    const present = new Uint8Array(count);
-    let missing = 0;
-    for (const [index] of manifest.chunks) {
-      const start = index * manifest.chunkBytes;
-      const allocated = this.#inner
-        .mapRange(id, start, chunkLength(manifest, index))
-        .some((range) => range.allocated);
-      if (allocated) present[index] = 1;
-      else missing++;
+    const { chunkBytes, sizeBytes } = manifest;
+    const present = new Uint8Array(Math.ceil(sizeBytes / chunkBytes));
+    // One map of the device, not one per chunk: a clone of a 1 TiB snapshot registers on the API path.
+    for (const range of this.#inner.mapRange(id, 0, Math.min(sizeBytes, device.sizeBytes))) {
+      if (!range.allocated) continue;
+      const end = range.offset + range.length;
+      for (let index = Math.floor(range.offset / chunkBytes); index * chunkBytes < end; index++)
+        present[index] = 1;
     }
+    let missing = 0;
+    for (const [index] of manifest.chunks) if (present[index] === 0) missing++;
     const lazy: LazyDevice = { id, snapshotId, manifest, present, missing, filling: new Map() };
     this.#lazy.set(id, lazy);
     if (device.kind === 'volume' && hydrate && !this.#closed) this.#startHydrator(lazy);
