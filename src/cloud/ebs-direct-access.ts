@@ -5,6 +5,7 @@
 import { isValidId } from '../base/ids.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import { isSharedWith, type Db, type SnapshotRow } from './ebs-lookups.ts';
+import type { EnsureSnapshotInPool } from './clone-snapshot.ts';
 import { snapshotNotFound, validation } from './ebs-direct-errors.ts';
 
 /** Generations walked to find a lineage root; a longer clone chain is treated as unrelated. */
@@ -22,7 +23,7 @@ export interface SnapshotAccess {
   readonly db: Db;
   readonly store: BlockStore;
   /** Brings back an archived snapshot whose pool copy is gone (cloud/snapshot-archive.ts). */
-  readonly ensureSnapshotInPool?: (snapshotId: string) => Promise<void>;
+  readonly ensureSnapshotInPool?: EnsureSnapshotInPool;
 }
 
 /** A snapshot the caller may read, completed and present in the store (brought back from the archive if need be). */

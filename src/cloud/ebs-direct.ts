@@ -14,6 +14,7 @@ import type { Logger } from '../base/log.ts';
 import type { Database } from '../db/schema.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import type { TagService } from './tags.ts';
+import type { EnsureSnapshotInPool } from './clone-snapshot.ts';
 import { EbsTokens } from './ebs-direct-tokens.ts';
 import { EbsUploads } from './ebs-direct-uploads.ts';
 import type { CompleteRequest, PutBlockRequest, StartedSnapshot } from './ebs-direct-uploads.ts';
@@ -47,7 +48,7 @@ export interface EbsDirectOptions {
   /** With `--snapshot-store`: a sealed snapshot stays `pending` and this archives it (cloud/snapshot-archive.ts). */
   readonly archiveSealed?: (snapshotId: string) => void;
   /** With `--snapshot-store`: brings back an archived snapshot whose pool copy is gone, before it is read. */
-  readonly ensureSnapshotInPool?: (snapshotId: string) => Promise<void>;
+  readonly ensureSnapshotInPool?: EnsureSnapshotInPool;
 }
 
 /** The EBS direct API, one method per action; every method takes the caller's account id. */

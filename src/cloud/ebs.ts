@@ -39,8 +39,6 @@ export interface Ebs {
   readonly paginator: Paginator;
   /** The snapshot archive, when a `--snapshot-store` is configured. */
   readonly archive: SnapshotArchive | undefined;
-  /** Brings back an archived snapshot whose pool copy is gone (no-op without an archive); call before reading it. */
-  readonly ensureSnapshotInPool: (snapshotId: string) => Promise<void>;
   /** Completes transitions a crash interrupted; call once before serving. */
   recover(): Promise<void>;
   /** Resolves when no background transition is queued or running. */
@@ -59,7 +57,7 @@ export function createEbs(options: EbsOptions): Ebs {
   const restore =
     archive !== undefined
       ? {
-          ensureSnapshotInPool: (id: string) => archive.ensureInPool(id),
+          ensureSnapshotInPool: archive.ensureInPool,
           volumeReady: (id: string) => archive.volumeReady(id),
         }
       : {};
@@ -91,7 +89,6 @@ export function createEbs(options: EbsOptions): Ebs {
     tags,
     paginator,
     archive,
-    ensureSnapshotInPool: (id) => archive?.ensureInPool(id) ?? Promise.resolve(),
     async recover() {
       await volumes.recover();
       await snapshots.recover();

@@ -30,8 +30,6 @@ export interface InstanceDisksDeps {
   readonly store: BlockStore;
   readonly nbd: NbdServer;
   readonly dataDir: string;
-  /** Brings back an archived snapshot whose pool copy is gone, before a volume is cloned from it. */
-  readonly ensureSnapshotInPool?: EnsureSnapshotInPool;
 }
 
 /** The rows RunInstances commits for one instance's disks: new volumes and the mapping rows. */
@@ -120,8 +118,15 @@ export async function mappingsOf(
     .execute();
 }
 
-/** Makes the devices of an instance's `attaching` volumes (repeatable) and marks them attached/in-use. */
-export async function materializeVolumes(deps: InstanceDisksDeps, instanceId: string): Promise<void> {
+/**
+ * Makes the devices of an instance's `attaching` volumes (repeatable; archived snapshots come back through
+ * `ensureSnapshotInPool` first) and marks them attached/in-use.
+ */
+export async function materializeVolumes(
+  deps: InstanceDisksDeps,
+  instanceId: string,
+  ensureSnapshotInPool?: EnsureSnapshotInPool,
+): Promise<void> {
   const { db, store } = deps;
   const rows = (await mappingsOf(db, [instanceId])).filter(
     (r) => r.attachment_state === 'attaching' && r.volume_id,
@@ -134,7 +139,7 @@ export async function materializeVolumes(deps: InstanceDisksDeps, instanceId: st
       const snapshotId = row.snapshot_id;
       const made =
         snapshotId !== null
-          ? cloneFromSnapshot(store, deps.ensureSnapshotInPool, snapshotId, volumeId, bytes)
+          ? cloneFromSnapshot(store, ensureSnapshotInPool, snapshotId, volumeId, bytes)
           : store.createVolume(volumeId, bytes);
       await made.catch((error: unknown) => {
         if (store.device(volumeId) === undefined) throw error;

@@ -114,10 +114,7 @@ export class InstanceLifecycle {
   }
 
   async #spawn(row: InstanceRow): Promise<void> {
-    await materializeVolumes(
-      { ...this.#deps, ensureSnapshotInPool: this.#deps.ebs.ensureSnapshotInPool },
-      row.id,
-    );
+    await materializeVolumes(this.#deps, row.id, this.#deps.ebs.archive?.ensureInPool);
     const size = scaledForHost(instanceType(row.instance_type));
     const instanceStoreRoot =
       row.root_device_type === 'instance-store'

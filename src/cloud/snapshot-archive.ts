@@ -164,15 +164,18 @@ export class SnapshotArchive {
     return verifySnapshot({ source: this.#target, snapshotId, ...this.#deps.settings });
   }
 
-  /** Puts an archived snapshot back into the pool when its pool copy is gone (evicted, or a new pool). */
-  async ensureInPool(snapshotId: string): Promise<void> {
+  /**
+   * Puts an archived snapshot back into the pool when its pool copy is gone (evicted, or a new pool).
+   * Bound, so services take `archive?.ensureInPool` as their EnsureSnapshotInPool.
+   */
+  readonly ensureInPool = async (snapshotId: string): Promise<void> => {
     if (this.#deps.store.device(snapshotId) !== undefined) return;
     const running = this.#restores.get(snapshotId);
     if (running !== undefined) return running;
     const restore = this.#restore(snapshotId).finally(() => this.#restores.delete(snapshotId));
     this.#restores.set(snapshotId, restore);
     return restore;
-  }
+  };
 
   async #restore(snapshotId: string): Promise<void> {
     const { db, logger, lazy } = this.#deps;

@@ -461,9 +461,7 @@ export class SnapshotService {
       async () => {
         if (store.device(copyId) === undefined) {
           if (store.device(scratch) === undefined) {
-            const { archive } = this.#deps;
-            const ensure = archive === undefined ? undefined : (id: string) => archive.ensureInPool(id);
-            await cloneFromSnapshot(store, ensure, sourceId, scratch);
+            await cloneFromSnapshot(store, this.#deps.archive?.ensureInPool, sourceId, scratch);
           }
           await store.snapshot(scratch, copyId);
         }

@@ -224,7 +224,7 @@ function composeCloud(
       ...(archive !== undefined
         ? {
             archiveSealed: (id: string) => ebs.snapshots.archiveInBackground(id),
-            ensureSnapshotInPool: ebs.ensureSnapshotInPool,
+            ensureSnapshotInPool: archive.ensureInPool,
           }
         : {}),
     }),
