@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { assert } from '../../base/assert.ts';
+import { fsyncPath } from '../../base/durable-file.ts';
 import {
   ArchiveError,
   checkKey,
@@ -30,15 +31,6 @@ function isCode(error: unknown, code: string): boolean {
 
 function ioError(operation: string, key: string, error: unknown): ArchiveError {
   return new ArchiveError('EIO', `dir store ${operation} ${key}: ${(error as Error).message}`);
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 class DirStore implements SnapshotStore {

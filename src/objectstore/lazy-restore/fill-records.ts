@@ -4,8 +4,8 @@
 // Crash rule: a record is durable before the device it describes exists, and it is removed only after the
 // device no longer needs it (deleted, or hydrated and flushed). A record whose device does not exist is
 // harmless and dropped at open. So no crash leaves a device whose unfetched chunks would read as zeros.
-import { open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileDurably } from '../../base/durable-file.ts';
 
 interface FileFormat {
   readonly formatVersion: 1;
@@ -68,20 +68,6 @@ export class FillRecords {
 
   async #write(): Promise<void> {
     const body: FileFormat = { formatVersion: 1, devices: Object.fromEntries(this.#devices) };
-    const temp = `${this.#path}.tmp`;
-    const file = await open(temp, 'w', 0o600);
-    try {
-      await file.writeFile(JSON.stringify(body));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temp, this.#path);
-    const directory = await open(dirname(this.#path), 'r');
-    try {
-      await directory.sync();
-    } finally {
-      await directory.close();
-    }
+    await writeFileDurably(this.#path, JSON.stringify(body));
   }
 }
