@@ -113,6 +113,12 @@ export const limits = {
   ephemeralDiskBytes: 1 * GiB,
   /** Launch permissions one ModifyImageAttribute may add or remove. */
   launchPermissionsPerCallMax: 100,
+  /** Largest Ethernet frame a virtual switch port accepts (QEMU's 64 KiB GSO frames plus headers); one is buffered per port. */
+  networkFrameBytesMax: 68 * KiB,
+  /** Connections a VPC switch tracks for security-group replies (~200 bytes each); the oldest go first past it. */
+  networkFlowsMax: 65_536,
+  /** A tracked connection with no packet for this long is forgotten; its replies are then filtered as new. */
+  networkFlowIdleMs: 5 * 60 * 1000,
 } as const;
 
 /** Checks relations between limits; called once at startup. */
