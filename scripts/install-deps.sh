@@ -22,6 +22,7 @@ declare -A apt_packages=(
   [linux-image-cloud-amd64]=/boot/vmlinuz-*-cloud-amd64
   [cpio]=/usr/bin/cpio
   [procps]=/usr/bin/pkill
+  [socat]=/usr/bin/socat
 )
 
 missing=()

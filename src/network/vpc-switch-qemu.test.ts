@@ -1,6 +1,7 @@
 // Two real QEMU guests on one VPC switch: DHCP hands each its private IP, 169.254.169.254 reaches the
-// metadata relay of the guest's own QEMU, an allowed port of the neighbour answers and a closed one does
-// not, and the host reaches a guest's forwarded port on its public loopback address and nothing else.
+// metadata service on the guest's own channel (IMDSv1 and a v2 token), an allowed port of the neighbour
+// answers and a closed one does not, and the host reaches a guest's forwarded port on its public loopback
+// address and nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,6 +12,12 @@ import { join } from 'node:path';
 import { cpioNewc, type CpioEntry } from '../compute/image/cpio.ts';
 import { findDemoImageSources } from '../compute/image/demo-image.ts';
 import * as guest from '../compute/image/guest-files.ts';
+import { randomBytes } from 'node:crypto';
+import { createImdsHandler } from '../metadata/imds-handler.ts';
+import { listenImdsChannel } from '../metadata/imds-sockets.ts';
+import { SessionTokens } from '../metadata/session-tokens.ts';
+import { instance } from '../metadata/testing/instance-metadata.ts';
+import type { InstanceMetadata } from '../metadata/metadata.ts';
 import { formatIpv4, parseIpv4, type Ipv4 } from './frames.ts';
 import { listenSwitchSockets } from './switch-sockets.ts';
 import { parseCidr, type PermissionRule } from './security-filter.ts';
@@ -35,7 +42,7 @@ EOF
 chmod +x /bin/dhcp-event
 ip link set lo up; ip link set eth0 up
 udhcpc -i eth0 -q -n -t 10 -s /bin/dhcp-event >/dev/null 2>&1 || echo "NET-LEASE none"
-fetch() { printf 'GET %s HTTP/1.0\\r\\n\\r\\n' "$3" | nc -w 5 "$1" "$2" | tail -n 1; }
+fetch() { printf 'GET %s HTTP/1.0\\r\\n%b\\r\\n' "$3" "$4" | nc -w 5 "$1" "$2" | tail -n 1; }
 if grep -q role=server /proc/cmdline; then
   echo server-8080 > /www/index.html; httpd -p 8080 -h /www
   mkdir -p /www2; echo server-8081 > /www2/index.html; httpd -p 8081 -h /www2
@@ -43,16 +50,12 @@ if grep -q role=server /proc/cmdline; then
 else
   peer=$(sed 's/.*peer=\\([0-9.]*\\).*/\\1/' /proc/cmdline)
   echo "NET-METADATA $(fetch 169.254.169.254 80 /latest/meta-data/instance-id)"
+  token=$(printf 'PUT /latest/api/token HTTP/1.0\\r\\nX-aws-ec2-metadata-token-ttl-seconds: 60\\r\\n\\r\\n' | nc -w 5 169.254.169.254 80 | tail -n 1)
+  echo "NET-METADATA-V2 $(fetch 169.254.169.254 80 /latest/meta-data/local-ipv4 "X-aws-ec2-metadata-token: $token\\r\\n")"
   echo "NET-PEER-8080 $(fetch $peer 8080 /)"
   echo "NET-PEER-8081 $(fetch $peer 8081 / || true)."
 fi
 while true; do sleep 60; done
-`;
-
-// The relay libslirp runs per connection to .3:80: answers with the instance it was started for.
-const METADATA_RELAY = `#!/bin/sh
-read request
-printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s\\n' "$1"
 `;
 
 const openTo8080: PermissionRule = {
@@ -137,7 +140,12 @@ test(
       await rm(work, { recursive: true, force: true });
     });
     await writeFile(join(work, 'initrd'), await guestInitrd());
-    await writeFile(join(work, 'metadata-relay'), METADATA_RELAY, { mode: 0o755 });
+    const metadata = new Map<string, InstanceMetadata>();
+    const imds = createImdsHandler({
+      source: async (instanceId) => metadata.get(instanceId),
+      tokens: new SessionTokens(randomBytes(32)),
+      sign: () => 'unsigned',
+    });
     const publicIp = ip('127.100.0.11');
 
     const boot = async (
@@ -157,8 +165,13 @@ test(
         metadata: { enabled: true, hopLimit: 1 },
       };
       vpc.configure(config);
+      metadata.set(instanceId, instance(instanceId, privateIp));
       const sockets = await listenSwitchSockets(vpc, work, instanceId);
-      closers.push(() => sockets.close());
+      const channel = await listenImdsChannel(imds, work, instanceId);
+      closers.push(
+        () => sockets.close(),
+        () => channel.close(),
+      );
       const consolePath = join(work, `${instanceId}.console`);
       const args = [
         '-nodefaults',
@@ -185,7 +198,7 @@ test(
           privateIp: ip(privateIp),
           nicSocketPath: sockets.paths.nic,
           uplinkSocketPath: sockets.paths.uplink,
-          metadataCommand: `${join(work, 'metadata-relay')} ${instanceId}`,
+          metadataCommand: `socat STDIO UNIX-CONNECT:${channel.path}`,
           hostForwards: publicPorts.map((port) => ({ protocol: 'tcp', publicIp, port })),
         }),
       ];
@@ -225,6 +238,11 @@ test(
       (await waitForConsole(client, /NET-METADATA (.*)/))[1]?.trim(),
       'i-client',
       'metadata names the asking instance',
+    );
+    assert.equal(
+      (await waitForConsole(client, /NET-METADATA-V2 (.*)/))[1]?.trim(),
+      '172.31.0.12',
+      'IMDSv2: a token from PUT, then a GET with it',
     );
     assert.equal(
       (await waitForConsole(client, /NET-PEER-8080 (.*)/))[1]?.trim(),
