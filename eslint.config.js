@@ -14,6 +14,14 @@ export default tseslint.config(
     },
   },
   {
+    // Functions of at most ~70 lines (STYLE.md): the parent holds control flow, the leaves are pure. Test
+    // suites (*.test.ts, *.conformance.ts) are lists of cases and exempt. Issue 15: src/cloud, src/api and
+    // src/storage/pool are exempt until the branches reshaping them land; each removes its own exclusion.
+    files: ['src/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/*.conformance.ts', 'src/cloud/**', 'src/api/**', 'src/storage/pool/**'],
+    rules: { 'max-lines-per-function': ['error', { max: 70, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     files: ['**/*.mjs', 'scripts/**', 'bin/**'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

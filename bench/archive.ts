@@ -125,6 +125,94 @@ async function withLazyPool<T>(
   }
 }
 
+/** What the bench measured. */
+interface Figures {
+  readonly copyMs: number;
+  readonly archiveMs: number;
+  readonly fullChunks: number;
+  readonly incrementalMs: number;
+  readonly incrementalChunks: number;
+  readonly restoreMs: number;
+  readonly hydrateMs: number;
+  readonly lazyReads: { firstMs: number; reads: number[] };
+}
+
+async function measure(store: BlockStore, target: SnapshotStore, scratchPath: string): Promise<Figures> {
+  await store.createVolume('vol-bench', volumeBytes);
+  await fill(store, 'vol-bench');
+  await store.snapshot('vol-bench', 'snap-full');
+  const copyMs = await plainCopy(store, 'snap-full', scratchPath);
+  let started = performance.now();
+  const full = await archiveSnapshot({ store, snapshotId: 'snap-full', target });
+  const archiveMs = performance.now() - started;
+  await scatterWrites(
+    store,
+    'vol-bench',
+    seededRandom(7),
+    Math.round((volumeBytes * 0.01) / (64 * units.KiB)),
+    64 * units.KiB,
+  );
+  await store.snapshot('vol-bench', 'snap-incr');
+  started = performance.now();
+  const incremental = await archiveSnapshot({
+    store,
+    snapshotId: 'snap-incr',
+    parentSnapshotId: 'snap-full',
+    target,
+  });
+  const incrementalMs = performance.now() - started;
+  // Eager restore and lazy hydration alternate, twice each, and the best of each counts: neither gets
+  // the page cache the other warmed.
+  const restores: number[] = [];
+  const hydrations: number[] = [];
+  for (let round = 0; round < 2; round++) {
+    restores.push(await eagerRestore(target, 'snap-incr'));
+    hydrations.push(await lazyHydration(target, 'snap-incr'));
+  }
+  return {
+    copyMs,
+    archiveMs,
+    fullChunks: full.chunksUploaded,
+    incrementalMs,
+    incrementalChunks: incremental.chunksUploaded,
+    restoreMs: Math.min(...restores),
+    hydrateMs: Math.min(...hydrations),
+    lazyReads: await lazyFirstReads(target, 'snap-incr'),
+  };
+}
+
+function report(figures: Figures, where: string): void {
+  const { copyMs, archiveMs, incrementalMs, restoreMs, hydrateMs, lazyReads } = figures;
+  console.log(
+    `Snapshot archive (${volumeBytes / units.MiB} MiB volume, ${where}, ${limits.archiveChunksInFlight} chunks in flight)`,
+  );
+  console.log(
+    `  plain copy            ${copyMs.toFixed(0).padStart(8)} ms  ${mibPerSecond(volumeBytes, copyMs)} MiB/s`,
+  );
+  console.log(
+    `  full archive          ${archiveMs.toFixed(0).padStart(8)} ms  ${mibPerSecond(volumeBytes, archiveMs)} MiB/s  (${figures.fullChunks} chunks)`,
+  );
+  console.log(`  archive / copy time   ${(archiveMs / copyMs).toFixed(2).padStart(8)} x`);
+  console.log(
+    `  incremental 1%        ${incrementalMs.toFixed(0).padStart(8)} ms  (${figures.incrementalChunks} chunks sent)`,
+  );
+  console.log(
+    `  restore               ${restoreMs.toFixed(0).padStart(8)} ms  ${mibPerSecond(volumeBytes, restoreMs)} MiB/s`,
+  );
+  const quantile = (q: number): number =>
+    lazyReads.reads[Math.floor(q * (lazyReads.reads.length - 1))] ?? NaN;
+  const [p50, p99] = [quantile(0.5), quantile(0.99)];
+  console.log(
+    `  lazy first 4K read    ${lazyReads.firstMs.toFixed(1).padStart(8)} ms  (${(lazyReads.firstMs / restoreMs).toFixed(4)} x the restore)`,
+  );
+  console.log(
+    `  lazy unfetched reads  ${p50.toFixed(1).padStart(8)} ms p50  ${p99.toFixed(1)} ms p99  (4 KiB, 32)`,
+  );
+  console.log(
+    `  lazy full hydration   ${hydrateMs.toFixed(0).padStart(8)} ms  ${mibPerSecond(volumeBytes, hydrateMs)} MiB/s  (${(restoreMs / hydrateMs).toFixed(2)} x the restore)`,
+  );
+}
+
 async function main(): Promise<void> {
   const pool = await tempPool();
   const destination = await tempDir('strata-bench-archive-');
@@ -139,69 +227,9 @@ async function main(): Promise<void> {
           credentials: server.credentials,
         });
   try {
-    const { store } = pool;
-    await store.createVolume('vol-bench', volumeBytes);
-    await fill(store, 'vol-bench');
-    await store.snapshot('vol-bench', 'snap-full');
-    const copyMs = await plainCopy(store, 'snap-full', destination.path);
-    let started = performance.now();
-    const full = await archiveSnapshot({ store, snapshotId: 'snap-full', target });
-    const archiveMs = performance.now() - started;
-    await scatterWrites(
-      store,
-      'vol-bench',
-      seededRandom(7),
-      Math.round((volumeBytes * 0.01) / (64 * units.KiB)),
-      64 * units.KiB,
-    );
-    await store.snapshot('vol-bench', 'snap-incr');
-    started = performance.now();
-    const incremental = await archiveSnapshot({
-      store,
-      snapshotId: 'snap-incr',
-      parentSnapshotId: 'snap-full',
-      target,
-    });
-    const incrementalMs = performance.now() - started;
-    // Eager restore and lazy hydration alternate, twice each, and the best of each counts: neither gets
-    // the page cache the other warmed.
-    const restores: number[] = [];
-    const hydrations: number[] = [];
-    for (let round = 0; round < 2; round++) {
-      restores.push(await eagerRestore(target, 'snap-incr'));
-      hydrations.push(await lazyHydration(target, 'snap-incr'));
-    }
-    const restoreMs = Math.min(...restores);
-    const hydrateMs = Math.min(...hydrations);
-    const lazyReads = await lazyFirstReads(target, 'snap-incr');
-    const where = server === undefined ? 'dir store' : 's3rver';
-    console.log(
-      `Snapshot archive (${volumeBytes / units.MiB} MiB volume, ${where}, ${limits.archiveChunksInFlight} chunks in flight)`,
-    );
-    console.log(
-      `  plain copy            ${copyMs.toFixed(0).padStart(8)} ms  ${mibPerSecond(volumeBytes, copyMs)} MiB/s`,
-    );
-    console.log(
-      `  full archive          ${archiveMs.toFixed(0).padStart(8)} ms  ${mibPerSecond(volumeBytes, archiveMs)} MiB/s  (${full.chunksUploaded} chunks)`,
-    );
-    console.log(`  archive / copy time   ${(archiveMs / copyMs).toFixed(2).padStart(8)} x`);
-    console.log(
-      `  incremental 1%        ${incrementalMs.toFixed(0).padStart(8)} ms  (${incremental.chunksUploaded} chunks sent)`,
-    );
-    console.log(
-      `  restore               ${restoreMs.toFixed(0).padStart(8)} ms  ${mibPerSecond(volumeBytes, restoreMs)} MiB/s`,
-    );
-    const quantile = (q: number): number =>
-      lazyReads.reads[Math.floor(q * (lazyReads.reads.length - 1))] ?? NaN;
-    const [p50, p99] = [quantile(0.5), quantile(0.99)];
-    console.log(
-      `  lazy first 4K read    ${lazyReads.firstMs.toFixed(1).padStart(8)} ms  (${(lazyReads.firstMs / restoreMs).toFixed(4)} x the restore)`,
-    );
-    console.log(
-      `  lazy unfetched reads  ${p50.toFixed(1).padStart(8)} ms p50  ${p99.toFixed(1)} ms p99  (4 KiB, 32)`,
-    );
-    console.log(
-      `  lazy full hydration   ${hydrateMs.toFixed(0).padStart(8)} ms  ${mibPerSecond(volumeBytes, hydrateMs)} MiB/s  (${(restoreMs / hydrateMs).toFixed(2)} x the restore)`,
+    report(
+      await measure(pool.store, target, destination.path),
+      server === undefined ? 'dir store' : 's3rver',
     );
   } finally {
     await target.close();

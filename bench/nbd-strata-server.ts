@@ -5,8 +5,8 @@
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { newId } from '../src/base/ids.ts';
-import { openBlockStore } from '../src/storage/block-store.ts';
-import { startNbdServer } from '../src/nbd/nbd-server.ts';
+import { openBlockStore } from '../src/storage/open-block-store.ts';
+import { startNbdServer } from '../src/nbd/start-nbd-server.ts';
 import { MemoryBlockStore } from '../src/nbd/testing/memory-store.ts';
 
 const [dir, sizeText] = process.argv.slice(2);

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { fsckPool } from '../storage/block-store.ts';
+import { fsckPool } from '../storage/open-block-store.ts';
 import { dataDirOption } from '../daemon/daemon-config.ts';
 
 interface FsckFlags {

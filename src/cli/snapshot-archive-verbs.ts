@@ -13,9 +13,11 @@ import { SecretBox } from '../cloud/accounts-secrets.ts';
 import { SnapshotArchive } from '../cloud/snapshot-archive.ts';
 import { openDatabase } from '../db/database.ts';
 import { dataDirOption, databaseLocation, databaseOption } from '../daemon/daemon-config.ts';
-import { verifySnapshot } from '../objectstore/restorer.ts';
-import { openSnapshotStore, type SnapshotStore } from '../objectstore/snapshot-store.ts';
-import { openBlockStore, type BlockStore } from '../storage/block-store.ts';
+import { Archive } from '../objectstore/objectstore.ts';
+import { openSnapshotStore } from '../objectstore/open-snapshot-store.ts';
+import type { SnapshotStore } from '../objectstore/snapshot-store.ts';
+import type { BlockStore } from '../storage/block-store.ts';
+import { openBlockStore } from '../storage/open-block-store.ts';
 import {
   snapshotStoreFromFlags,
   snapshotStoreOptions,
@@ -70,7 +72,7 @@ async function openTarget(flags: ArchiveFlags): Promise<SnapshotStore> {
 async function verify(snapshotId: string, flags: ArchiveFlags): Promise<void> {
   const source = await openTarget(flags);
   try {
-    const report = await verifySnapshot({ source, snapshotId });
+    const report = await new Archive(source).verify(snapshotId);
     if (flags.json === true) console.log(JSON.stringify(report, null, 2));
     else {
       console.log(

@@ -14,11 +14,12 @@ import { units } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import type { Database } from '../db/schema.ts';
 import { StoreError, type BlockStore } from '../storage/block-store.ts';
-import { archiveSnapshot } from '../objectstore/archiver.ts';
-import { CancellableStore } from '../objectstore/cancellable-store.ts';
-import { deleteArchivedSnapshot, type SweepReport } from '../objectstore/deletion.ts';
-import type { LazyRestoreStore } from '../objectstore/lazy-restore/lazy-store.ts';
-import { readManifest, verifySnapshot, type VerifyReport } from '../objectstore/restorer.ts';
+import {
+  Archive,
+  type LazyRestoreStore,
+  type SweepReport,
+  type VerifyReport,
+} from '../objectstore/objectstore.ts';
 import { ArchiveError, type SnapshotStore } from '../objectstore/snapshot-store.ts';
 import { unknownVolumeId } from './ebs-direct-access.ts';
 
@@ -50,38 +51,34 @@ export interface SnapshotArchiveDeps {
 /** The archive's operations on snapshots the database knows. */
 export class SnapshotArchive {
   readonly #deps: SnapshotArchiveDeps;
-  readonly #target: CancellableStore;
+  readonly #archive: Archive;
   readonly #restores = new Map<string, Promise<void>>();
 
   constructor(deps: SnapshotArchiveDeps) {
     this.#deps = deps;
-    this.#target = new CancellableStore(deps.target);
+    this.#archive = new Archive(deps.target, deps.settings);
   }
 
   /** Where snapshots are archived, for messages. */
   get description(): string {
-    return this.#target.description;
+    return this.#archive.description;
   }
 
   /** Stops every running archive (ECANCELED); the owner closes the underlying store. */
   cancel(): void {
-    this.#target.cancel();
+    this.#archive.cancel();
   }
 
   /** Archives a `pending` snapshot present in the pool, then marks it `completed`; throws ArchiveError. */
   async archive(snapshotId: string): Promise<void> {
-    const { db, store, logger, settings } = this.#deps;
+    const { db, store, logger } = this.#deps;
     const row = await db.selectFrom('snapshots').selectAll().where('id', '=', snapshotId).executeTakeFirst();
     if (row === undefined) return;
     const parentSnapshotId = await this.#parentOf(row);
     let percent = row.progress;
     let writes = Promise.resolve();
-    const result = await archiveSnapshot({
-      store,
-      snapshotId,
-      target: this.#target,
+    const result = await this.#archive.archive(store, snapshotId, {
       ...(parentSnapshotId !== undefined ? { parentSnapshotId } : {}),
-      ...settings,
       onProgress: ({ doneBytes, totalBytes }) => {
         // 100% only once the manifest is durable; the row is written once per whole percent.
         const next = totalBytes === 0 ? 99 : Math.min(99, Math.floor((100 * doneBytes) / totalBytes));
@@ -146,7 +143,7 @@ export class SnapshotArchive {
 
   /** Deletes the archived copy: its manifest, then (mark and sweep) chunks nothing else uses. */
   async remove(snapshotId: string): Promise<SweepReport> {
-    return deleteArchivedSnapshot({ target: this.#target, snapshotId, ...this.#deps.settings });
+    return this.#archive.delete(snapshotId);
   }
 
   /** True while a device reads through to the archived copy of `snapshotId` (it must not be removed yet). */
@@ -161,7 +158,7 @@ export class SnapshotArchive {
 
   /** Re-reads every chunk of the archived copy and checks it. */
   async verify(snapshotId: string): Promise<VerifyReport> {
-    return verifySnapshot({ source: this.#target, snapshotId, ...this.#deps.settings });
+    return this.#archive.verify(snapshotId);
   }
 
   /**
@@ -216,7 +213,7 @@ export class SnapshotArchive {
         'EINVAL',
         `snapshot ${snapshotId} is ${row.state} and not archived: not evicting`,
       );
-    await readManifest(this.#target, snapshotId, this.#deps.settings?.retryDeadlineMs);
+    await this.#archive.manifest(snapshotId);
     await store.deleteSnapshot(snapshotId).catch(ignoreMissing);
     await store.flush();
   }
@@ -224,7 +221,7 @@ export class SnapshotArchive {
   /** Registers an archived snapshot (e.g. from another host's pool) for `accountId`; no data moves yet. */
   async importArchived(accountId: string, snapshotId: string): Promise<void> {
     const { db } = this.#deps;
-    const manifest = await readManifest(this.#target, snapshotId, this.#deps.settings?.retryDeadlineMs);
+    const manifest = await this.#archive.manifest(snapshotId);
     const existing = await db
       .selectFrom('snapshots')
       .select(['id'])

@@ -47,8 +47,8 @@ export async function serveImagesWithStrata(
   exportNameOf: (volumeId: string, owner: string) => string;
   close: () => Promise<void>;
 }> {
-  const { openBlockStore } = await import('../storage/block-store.ts');
-  const { startNbdServer } = await import('../nbd/nbd-server.ts');
+  const { openBlockStore } = await import('../storage/open-block-store.ts');
+  const { startNbdServer } = await import('../nbd/start-nbd-server.ts');
   const store = await openBlockStore({ dir: join(dir, 'pool') });
   for (const [volumeId, file] of Object.entries(images)) {
     const { size } = await stat(file);

@@ -10,10 +10,10 @@ import { assertLimits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import { openDatabase } from '../db/database.ts';
 import type { OpenedDatabase } from '../db/database.ts';
-import { openBlockStore } from '../storage/block-store.ts';
-import { openLazyRestoreStore, type LazyRestoreStore } from '../objectstore/lazy-restore/lazy-store.ts';
+import { openBlockStore } from '../storage/open-block-store.ts';
+import { Archive, type LazyRestoreStore } from '../objectstore/objectstore.ts';
 import type { BlockStore } from '../storage/block-store.ts';
-import { startNbdServer } from '../nbd/nbd-server.ts';
+import { startNbdServer } from '../nbd/start-nbd-server.ts';
 import { loadOrCreateKeyFile } from '../base/key-file.ts';
 import type { NbdServer } from '../nbd/nbd-server.ts';
 import { Accounts } from '../cloud/accounts.ts';
@@ -33,11 +33,8 @@ import type { ApiServer } from '../api/api-server.ts';
 import { writeCredentialsFiles } from './credentials-files.ts';
 import { startAdminSocket, type AdminVerb } from './admin-socket.ts';
 import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/snapshot-archive.ts';
-import {
-  openSnapshotStore,
-  type SnapshotStore,
-  type SnapshotStoreConfig,
-} from '../objectstore/snapshot-store.ts';
+import { openSnapshotStore } from '../objectstore/open-snapshot-store.ts';
+import type { SnapshotStore, SnapshotStoreConfig } from '../objectstore/snapshot-store.ts';
 
 /** A host and port. */
 export interface ListenAddress {
@@ -106,22 +103,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     );
     closers.push(() => database.close());
     const target = await openTarget(options, closers);
-    const pool = await openBlockStore({ dir: join(dataDir, 'pool'), logger: options.logger });
-    // With an archive, the pool reads through to it for snapshots brought back from there (lazy restore).
-    const lazy =
-      target === undefined
-        ? undefined
-        : await openLazyRestoreStore({
-            inner: pool,
-            source: target,
-            recordsPath: join(dataDir, 'lazy-restore.json'),
-            logger: options.logger,
-            ...pick(options.snapshotArchive, 'hydrationBytesPerSecond', 'retryDeadlineMs'),
-          }).catch(async (error: unknown) => {
-            await pool.close();
-            throw error;
-          });
-    const store: BlockStore = lazy ?? pool;
+    const { store, lazy } = await openStore(options, dataDir, target);
     closers.push(() => store.close());
     const nbd = await startNbdServer({
       store,
@@ -142,16 +124,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await cloud.compute.close();
     });
     await cloud.compute.recover();
-    const admin = await cloud.accounts.ensureAdmin(options.adminKeys);
-    if (!admin.created && options.adminKeys && options.adminKeys.accessKeyId !== admin.key.accessKeyId) {
-      options.logger.warn(
-        'STRATA_ADMIN_ACCESS_KEY_ID is ignored: the admin account already exists with another key',
-      );
-    }
-    if (options.demoImage === true) {
-      const imageId = await registerDemoImage(cloud, admin.key.accountId);
-      options.logger.info({ imageId }, 'demo image registered');
-    }
+    const admin = await ensureAdmin(options, cloud);
     const adminSocket = await startAdminSocket(
       join(dataDir, 'admin.sock'),
       adminVerbs(cloud),
@@ -175,6 +148,42 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await closeAll();
     throw error;
   }
+}
+
+// The pool; with an archive, wrapped so that snapshots brought back from there read through to it (lazy restore).
+async function openStore(
+  options: DaemonOptions,
+  dataDir: string,
+  target: SnapshotStore | undefined,
+): Promise<{ store: BlockStore; lazy: LazyRestoreStore | undefined }> {
+  const pool = await openBlockStore({ dir: join(dataDir, 'pool'), logger: options.logger });
+  if (target === undefined) return { store: pool, lazy: undefined };
+  const lazy = await new Archive(target, options.snapshotArchive)
+    .openLazy(pool, {
+      recordsPath: join(dataDir, 'lazy-restore.json'),
+      logger: options.logger,
+      ...pick(options.snapshotArchive, 'hydrationBytesPerSecond'),
+    })
+    .catch(async (error: unknown) => {
+      await pool.close();
+      throw error;
+    });
+  return { store: lazy, lazy };
+}
+
+// The admin account (created on first start), and the demo image when asked for.
+async function ensureAdmin(options: DaemonOptions, cloud: Cloud): ReturnType<Accounts['ensureAdmin']> {
+  const admin = await cloud.accounts.ensureAdmin(options.adminKeys);
+  if (!admin.created && options.adminKeys && options.adminKeys.accessKeyId !== admin.key.accessKeyId) {
+    options.logger.warn(
+      'STRATA_ADMIN_ACCESS_KEY_ID is ignored: the admin account already exists with another key',
+    );
+  }
+  if (options.demoImage === true) {
+    const imageId = await registerDemoImage(cloud, admin.key.accountId);
+    options.logger.info({ imageId }, 'demo image registered');
+  }
+  return admin;
 }
 
 // The named settings that are set, without undefined values (exactOptionalPropertyTypes).

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ExportLockError, ExportRegistry } from './exports.ts';
+import { ExportRegistry } from './exports.ts';
+import { ExportLockError } from './nbd-server.ts';
 import { MemoryBlockStore } from './testing/memory-store.ts';
 
 test('secret export names derive from the key: a restarted server with the same key gives the same name', async () => {

@@ -2,6 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { assert } from '../base/assert.ts';
 import type { BlockStore, DeviceInfo } from '../storage/block-store.ts';
+import { ExportLockError } from './nbd-server.ts';
 
 /** An export a client may open. */
 export interface ResolvedExport {
@@ -20,17 +21,6 @@ export interface AttachmentLock {
   readonly volumeId: string;
   readonly owner: string;
   readonly secretExportName: string;
-}
-
-/** Raised by lockForAttachment for operating errors (no such volume, locked by someone else). */
-export class ExportLockError extends Error {
-  override readonly name = 'ExportLockError';
-  constructor(
-    readonly code: 'ENOENT' | 'EBUSY' | 'EINVAL',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const SECRET_SEPARATOR = '.attachment-';

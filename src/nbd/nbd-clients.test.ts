@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { newId } from '../base/ids.ts';
 import { Command } from 'commander';
 import { registerNbdUri } from '../cli/nbd-uri.ts';
-import { startNbdServer } from './nbd-server.ts';
+import { startNbdServer } from './start-nbd-server.ts';
 import { startHarness, run } from './testing/harness.ts';
 import type { Harness } from './testing/harness.ts';
 

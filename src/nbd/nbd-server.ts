@@ -1,10 +1,19 @@
-// The NBD layer's interface: start a server over a block store, lock volumes to attachments, build URIs.
+// The NBD layer's interface: a server over a block store, attachment locks, URIs. A leaf: server.ts
+// implements it and start-nbd-server.ts is the way in, so nothing here imports the implementation.
 import type { Logger } from '../base/log.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import { assert } from '../base/assert.ts';
-import { StrataNbdServer } from './server.ts';
 
-export { ExportLockError } from './exports.ts';
+/** Raised by lockForAttachment for operating errors (no such volume, locked by someone else). */
+export class ExportLockError extends Error {
+  override readonly name = 'ExportLockError';
+  constructor(
+    readonly code: 'ENOENT' | 'EBUSY' | 'EINVAL',
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** Where a client reaches the server: the unix socket, or a TCP address. */
 export type NbdEndpoint = { readonly socketPath: string } | { readonly host: string; readonly port: number };
@@ -51,14 +60,6 @@ export interface NbdServer {
   reusedReadBufferCount(): number;
   /** Stops listening, stops every connection (in-flight requests answered first) and removes the socket. */
   close(): Promise<void>;
-}
-
-/** Starts serving every volume (read-write) and snapshot (read-only) of `store` under its id. */
-export async function startNbdServer(options: NbdServerOptions): Promise<NbdServer> {
-  assert(options.socketPath.startsWith('/'), 'startNbdServer: socketPath must be absolute');
-  const server = new StrataNbdServer(options);
-  await server.listen();
-  return server;
 }
 
 /** The URI of an export: `nbd+unix:///NAME?socket=PATH` or `nbd://HOST:PORT/NAME`. */

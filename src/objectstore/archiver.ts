@@ -13,7 +13,8 @@ import {
   type Manifest,
 } from './archive-format.ts';
 import { readManifestAt } from './restorer.ts';
-import { forEachBounded, withRetry, type RetryPolicy } from './retry.ts';
+import { forEachBounded } from './retry.ts';
+import { RetryingStore } from './retrying-store.ts';
 import { ArchiveError, type SnapshotStore } from './snapshot-store.ts';
 
 /** Progress of one archive: `doneBytes / totalBytes` is the true fraction of the work (changed chunks). */
@@ -64,33 +65,105 @@ function changedChunks(ranges: { offset: number; length: number }[], chunkBytes:
   return [...indices].sort((a, b) => a - b);
 }
 
-async function loadParent(options: ArchiveOptions, policy: RetryPolicy): Promise<Manifest | null> {
+async function loadParent(options: ArchiveOptions, target: SnapshotStore): Promise<Manifest | null> {
   const parentId = options.parentSnapshotId;
   if (parentId === undefined) return null;
-  const key = manifestKey(parentId);
-  return readManifestAt(options.target, key, policy).catch((error: unknown) => {
+  return readManifestAt(target, manifestKey(parentId)).catch((error: unknown) => {
     if (error instanceof ArchiveError && error.code === 'ENOENT') {
-      throw new ArchiveError('EINVAL', `parent ${parentId} is not archived in ${options.target.description}`);
+      throw new ArchiveError('EINVAL', `parent ${parentId} is not archived in ${target.description}`);
     }
     throw error;
   });
 }
 
+/** The chunks one archive examines, and the hashes it inherits from its parent. */
+interface ChunkPlan {
+  readonly shape: { readonly sizeBytes: number; readonly chunkBytes: number };
+  /** Chunk index -> hash; starts as the parent's, ends as the manifest's (zero chunks absent). */
+  readonly hashes: Map<number, string>;
+  readonly indices: number[];
+  readonly totalBytes: number;
+}
+
+function planChunks(
+  store: BlockStore,
+  snapshotId: string,
+  sizeBytes: number,
+  parent: Manifest | null,
+): ChunkPlan {
+  const chunkBytes = limits.ebsBlockBytes;
+  // The pool can diff only against a parent it still holds; otherwise every chunk is examined.
+  const parentInPool =
+    parent !== null &&
+    store.device(parent.snapshotId)?.kind === 'snapshot' &&
+    parent.chunkBytes === chunkBytes;
+  const chunkCount = Math.ceil(sizeBytes / chunkBytes);
+  const hashes = new Map<number, string>(
+    parentInPool ? parent.chunks.filter(([index]) => index < chunkCount) : [],
+  );
+  const indices = changedChunks(store.diff(parentInPool ? parent.snapshotId : null, snapshotId), chunkBytes);
+  const shape = { sizeBytes, chunkBytes };
+  const totalBytes = indices.reduce((sum, index) => sum + chunkLength(shape, index), 0);
+  return { shape, hashes, indices, totalBytes };
+}
+
+/** What sending the examined chunks did. */
+interface SendCounts {
+  doneBytes: number;
+  uploadedBytes: number;
+  uploaded: number;
+  present: number;
+  zero: number;
+}
+
+/** Reads every planned chunk from the pool and sends those not already (recently) in the store. */
+async function sendChunks(
+  options: ArchiveOptions,
+  target: SnapshotStore,
+  plan: ChunkPlan,
+  freshAfterMs: number,
+): Promise<SendCounts> {
+  const { store, snapshotId } = options;
+  const { shape, hashes, totalBytes } = plan;
+  const counts: SendCounts = { doneBytes: 0, uploadedBytes: 0, uploaded: 0, present: 0, zero: 0 };
+  await forEachBounded(plan.indices, options.concurrency ?? limits.archiveChunksInFlight, async (index) => {
+    const length = chunkLength(shape, index);
+    const data = await store.read(snapshotId, index * shape.chunkBytes, length);
+    assert(data.length === length, 'pool read returned a short chunk');
+    if (data.every((byte) => byte === 0)) {
+      hashes.delete(index);
+      counts.zero++;
+    } else {
+      const hash = sha256Hex(data);
+      hashes.set(index, hash);
+      const outcome = await uploadChunk(target, hash, data, freshAfterMs);
+      if (outcome === 'present') counts.present++;
+      else {
+        counts.uploaded++;
+        counts.uploadedBytes += length;
+      }
+    }
+    counts.doneBytes += length;
+    options.onProgress?.({ doneBytes: counts.doneBytes, totalBytes, uploadedBytes: counts.uploadedBytes });
+  });
+  assert(counts.doneBytes === totalBytes, 'every examined chunk was accounted for');
+  return counts;
+}
+
 /** Archives one snapshot; idempotent and resumable (a re-run sends only what is missing). */
 export async function archiveSnapshot(options: ArchiveOptions): Promise<ArchiveResult> {
   const startedMs = Date.now();
-  const { store, snapshotId, target } = options;
+  const { store, snapshotId } = options;
   const device = store.device(snapshotId);
   if (device?.kind !== 'snapshot') throw new ArchiveError('ENOENT', `no snapshot ${snapshotId} in the pool`);
   let retries = 0;
-  const policy: RetryPolicy = {
+  const target = new RetryingStore(options.target, {
     deadlineMs: options.retryDeadlineMs ?? limits.archiveRetryDeadlineMs,
     onRetry: () => void retries++,
-  };
+  });
   const key = manifestKey(snapshotId);
-  const existing = await withRetry(`head ${key}`, policy, () => target.head(key));
-  if (existing !== undefined) {
-    const manifest = await readManifestAt(target, key, policy);
+  if ((await target.head(key)) !== undefined) {
+    const manifest = await readManifestAt(target, key);
     return {
       manifest,
       alreadyArchived: true,
@@ -102,63 +175,24 @@ export async function archiveSnapshot(options: ArchiveOptions): Promise<ArchiveR
       retries,
     };
   }
-  const chunkBytes = limits.ebsBlockBytes;
-  const parent = await loadParent(options, policy);
-  // The pool can diff only against a parent it still holds; otherwise every chunk is examined.
-  const parentInPool =
-    parent !== null &&
-    store.device(parent.snapshotId)?.kind === 'snapshot' &&
-    parent.chunkBytes === chunkBytes;
-  const chunkCount = Math.ceil(device.sizeBytes / chunkBytes);
-  const hashes = new Map<number, string>(
-    parentInPool ? parent.chunks.filter(([index]) => index < chunkCount) : [],
-  );
-  const indices = changedChunks(store.diff(parentInPool ? parent.snapshotId : null, snapshotId), chunkBytes);
-  const shape = { sizeBytes: device.sizeBytes, chunkBytes };
-  const totalBytes = indices.reduce((sum, index) => sum + chunkLength(shape, index), 0);
-  const counts = { doneBytes: 0, uploadedBytes: 0, uploaded: 0, present: 0, zero: 0 };
-  const freshAfterMs = startedMs - (options.sweepGraceMs ?? limits.archiveSweepGraceMs) / 2;
-  await forEachBounded(indices, options.concurrency ?? limits.archiveChunksInFlight, async (index) => {
-    const length = chunkLength(shape, index);
-    const data = await store.read(snapshotId, index * chunkBytes, length);
-    assert(data.length === length, 'pool read returned a short chunk');
-    if (data.every((byte) => byte === 0)) {
-      hashes.delete(index);
-      counts.zero++;
-    } else {
-      const hash = sha256Hex(data);
-      hashes.set(index, hash);
-      const outcome = await uploadChunk(target, hash, data, freshAfterMs, policy);
-      if (outcome === 'present') counts.present++;
-      else {
-        counts.uploaded++;
-        counts.uploadedBytes += length;
-      }
-    }
-    counts.doneBytes += length;
-    options.onProgress?.({ doneBytes: counts.doneBytes, totalBytes, uploadedBytes: counts.uploadedBytes });
-  });
-  assert(counts.doneBytes === totalBytes, 'every examined chunk was accounted for');
+  const parent = await loadParent(options, target);
+  const plan = planChunks(store, snapshotId, device.sizeBytes, parent);
+  const sweepGraceMs = options.sweepGraceMs ?? limits.archiveSweepGraceMs;
+  const counts = await sendChunks(options, target, plan, startedMs - sweepGraceMs / 2);
   const manifest: Manifest = {
     formatVersion: manifestFormatVersion,
     snapshotId,
     sizeBytes: device.sizeBytes,
-    chunkBytes,
+    chunkBytes: plan.shape.chunkBytes,
     parentSnapshotId: parent?.snapshotId ?? null,
     createdAt: new Date().toISOString(),
-    chunks: [...hashes].sort((a, b) => a[0] - b[0]),
+    chunks: [...plan.hashes].sort((a, b) => a[0] - b[0]),
   };
-  await writeManifest(
-    target,
-    manifest,
-    startedMs,
-    options.sweepGraceMs ?? limits.archiveSweepGraceMs,
-    policy,
-  );
+  await writeManifest(target, manifest, startedMs, sweepGraceMs);
   return {
     manifest,
     alreadyArchived: false,
-    chunksExamined: indices.length,
+    chunksExamined: plan.indices.length,
     chunksUploaded: counts.uploaded,
     chunksPresent: counts.present,
     chunksZero: counts.zero,
@@ -173,16 +207,15 @@ async function uploadChunk(
   hash: string,
   data: Buffer,
   freshAfterMs: number,
-  policy: RetryPolicy,
 ): Promise<'present' | 'uploaded'> {
   const key = chunkKey(hash);
-  const info = await withRetry(`head ${key}`, policy, () => target.head(key));
+  const info = await target.head(key);
   if (info !== undefined && info.sizeBytes === data.length && info.modifiedMs >= freshAfterMs)
     return 'present';
   // Re-check the bytes just before they leave: a pool bug must not become a chunk under the wrong name.
   assert(sha256Hex(data) === hash, 'chunk bytes changed before upload');
   const stale = info !== undefined;
-  await withRetry(`put ${key}`, policy, () => target.put(key, data, { ifAbsent: !stale }));
+  await target.put(key, data, { ifAbsent: !stale });
   return 'uploaded';
 }
 
@@ -192,7 +225,6 @@ async function writeManifest(
   manifest: Manifest,
   startedMs: number,
   sweepGraceMs: number,
-  policy: RetryPolicy,
 ): Promise<void> {
   const elapsedMs = Date.now() - startedMs;
   if (elapsedMs > sweepGraceMs / 2) {
@@ -201,6 +233,5 @@ async function writeManifest(
       `archive of ${manifest.snapshotId} took ${elapsedMs} ms, over half the GC grace (${sweepGraceMs} ms); run it again`,
     );
   }
-  const key = manifestKey(manifest.snapshotId);
-  await withRetry(`put ${key}`, policy, () => target.put(key, encodeManifest(manifest)));
+  await target.put(manifestKey(manifest.snapshotId), encodeManifest(manifest));
 }

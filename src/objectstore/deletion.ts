@@ -4,7 +4,8 @@ import { assert } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
 import { chunkHashOfKey, chunkKey, chunkPrefix, manifestKey, manifestPrefix } from './archive-format.ts';
 import { readManifestAt } from './restorer.ts';
-import { forEachBounded, withRetry, type RetryPolicy } from './retry.ts';
+import { forEachBounded } from './retry.ts';
+import { RetryingStore } from './retrying-store.ts';
 import { listAll, type SnapshotStore } from './snapshot-store.ts';
 
 /** What a sweep did. `chunksYoung`: unreferenced but within the grace, left for a later sweep. */
@@ -23,13 +24,19 @@ export interface SweepOptions {
   readonly retryDeadlineMs?: number;
 }
 
+/** The target, retrying each operation until the per-operation deadline. */
+function retrying(options: SweepOptions): RetryingStore {
+  return new RetryingStore(options.target, {
+    deadlineMs: options.retryDeadlineMs ?? limits.archiveRetryDeadlineMs,
+  });
+}
+
 /**
  * Removes unreferenced chunks older than the grace. Manifests are listed BEFORE chunks: a manifest written
  * later belongs to an archive that refreshed its chunks within half the grace, so none of them is old enough.
  */
 export async function sweepArchive(options: SweepOptions): Promise<SweepReport> {
-  const { target } = options;
-  const policy: RetryPolicy = { deadlineMs: options.retryDeadlineMs ?? limits.archiveRetryDeadlineMs };
+  const target = retrying(options);
   const graceMs = options.sweepGraceMs ?? limits.archiveSweepGraceMs;
   assert(graceMs >= 0, 'sweep grace must be non-negative');
   const startedMs = Date.now();
@@ -37,7 +44,7 @@ export async function sweepArchive(options: SweepOptions): Promise<SweepReport> 
   let manifests = 0;
   for await (const object of listAll(target, manifestPrefix)) {
     // A manifest that cannot be read stops the sweep: its chunks are unknown, so nothing may go.
-    for (const [, hash] of (await readManifestAt(target, object.key, policy)).chunks) referenced.add(hash);
+    for (const [, hash] of (await readManifestAt(target, object.key)).chunks) referenced.add(hash);
     manifests++;
   }
   const doomed: string[] = [];
@@ -49,8 +56,7 @@ export async function sweepArchive(options: SweepOptions): Promise<SweepReport> 
     else chunksYoung++;
   }
   await forEachBounded(doomed, options.concurrency ?? limits.archiveChunksInFlight, async (hash) => {
-    const key = chunkKey(hash);
-    await withRetry(`delete ${key}`, policy, () => target.delete(key));
+    await target.delete(chunkKey(hash));
   });
   return { manifests, chunksReferenced: referenced.size, chunksDeleted: doomed.length, chunksYoung };
 }
@@ -59,10 +65,8 @@ export async function sweepArchive(options: SweepOptions): Promise<SweepReport> 
 export async function deleteArchivedSnapshot(
   options: SweepOptions & { readonly snapshotId: string },
 ): Promise<SweepReport> {
-  const key = manifestKey(options.snapshotId);
-  const policy: RetryPolicy = { deadlineMs: options.retryDeadlineMs ?? limits.archiveRetryDeadlineMs };
   // Manifest first: a crash after it leaves only unreferenced chunks, which any later sweep removes.
-  await withRetry(`delete ${key}`, policy, () => options.target.delete(key));
+  await retrying(options).delete(manifestKey(options.snapshotId));
   const report = await sweepArchive(options);
   assert(report.chunksDeleted >= 0, 'sweep reports a count');
   return report;

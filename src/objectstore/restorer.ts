@@ -12,14 +12,16 @@ import {
   sha256Hex,
   type Manifest,
 } from './archive-format.ts';
-import { forEachBounded, withRetry, type RetryPolicy } from './retry.ts';
+import { forEachBounded } from './retry.ts';
+import { RetryingStore } from './retrying-store.ts';
 import { ArchiveError, listAll, type SnapshotStore } from './snapshot-store.ts';
 
 /** Reads of one chunk that came back with the wrong bytes before it is declared corrupt (short reads heal). */
 const chunkReadAttemptsMax = 8;
 
-function policyOf(retryDeadlineMs: number | undefined): RetryPolicy {
-  return { deadlineMs: retryDeadlineMs ?? limits.archiveRetryDeadlineMs };
+/** `source`, retrying each operation until the per-operation deadline (default limits.archiveRetryDeadlineMs). */
+function retrying(source: SnapshotStore, retryDeadlineMs: number | undefined): SnapshotStore {
+  return new RetryingStore(source, { deadlineMs: retryDeadlineMs ?? limits.archiveRetryDeadlineMs });
 }
 
 /** Loads and checks an archived snapshot's manifest; ENOENT when it is not (completely) archived. */
@@ -28,17 +30,16 @@ export async function readManifest(
   snapshotId: string,
   retryDeadlineMs?: number,
 ): Promise<Manifest> {
-  return readManifestAt(source, manifestKey(snapshotId), policyOf(retryDeadlineMs));
+  return readManifestAt(retrying(source, retryDeadlineMs), manifestKey(snapshotId));
 }
 
-/** Reads and decodes the manifest at `key`; a read that fails its checksum is re-read (short reads heal). */
-export async function readManifestAt(
-  source: SnapshotStore,
-  key: string,
-  policy: RetryPolicy,
-): Promise<Manifest> {
+/**
+ * Reads and decodes the manifest at `key`; a read that fails its checksum is re-read (short reads heal).
+ * `source` should retry (a RetryingStore): this re-reads only bytes that came back wrong.
+ */
+export async function readManifestAt(source: SnapshotStore, key: string): Promise<Manifest> {
   for (let attempt = 1; ; attempt++) {
-    const data = await withRetry(`read ${key}`, policy, () => source.get(key));
+    const data = await source.get(key);
     try {
       return decodeManifest(data, key);
     } catch (error) {
@@ -65,11 +66,19 @@ export async function readChunk(
   lengthBytes: number,
   retryDeadlineMs?: number,
 ): Promise<Buffer> {
+  return readVerifiedChunk(retrying(source, retryDeadlineMs), sha256, lengthBytes);
+}
+
+/** readChunk from a store that already retries. */
+async function readVerifiedChunk(
+  source: SnapshotStore,
+  sha256: string,
+  lengthBytes: number,
+): Promise<Buffer> {
   const key = chunkKey(sha256);
-  const policy = policyOf(retryDeadlineMs);
   let last = '';
   for (let attempt = 1; attempt <= chunkReadAttemptsMax; attempt++) {
-    const data = await withRetry(`read ${key}`, policy, () => source.get(key));
+    const data = await source.get(key);
     if (data.length === lengthBytes && sha256Hex(data) === sha256) return data;
     last =
       data.length === lengthBytes
@@ -113,8 +122,9 @@ export function restoreScratchVolumeId(snapshotId: string): string {
 
 /** Restores an archived snapshot into a fresh volume, verifying every chunk; the volume is deleted on failure. */
 export async function restoreSnapshot(options: RestoreOptions): Promise<Manifest> {
-  const { source, store, volumeId } = options;
-  const manifest = await readManifest(source, options.snapshotId, options.retryDeadlineMs);
+  const { store, volumeId } = options;
+  const source = retrying(options.source, options.retryDeadlineMs);
+  const manifest = await readManifestAt(source, manifestKey(options.snapshotId));
   await store.createVolume(volumeId, manifest.sizeBytes);
   const totalBytes = manifest.chunks.reduce((sum, [index]) => sum + chunkLength(manifest, index), 0);
   let doneBytes = 0;
@@ -124,7 +134,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<Manifest
       options.concurrency ?? limits.archiveChunksInFlight,
       async ([index, hash]) => {
         const length = chunkLength(manifest, index);
-        const data = await readChunk(source, hash, length, options.retryDeadlineMs);
+        const data = await readVerifiedChunk(source, hash, length);
         await store.write(volumeId, index * manifest.chunkBytes, data);
         doneBytes += length;
         options.onProgress?.({ doneBytes, totalBytes });
@@ -155,7 +165,8 @@ export async function verifySnapshot(options: {
   concurrency?: number;
   retryDeadlineMs?: number;
 }): Promise<VerifyReport> {
-  const manifest = await readManifest(options.source, options.snapshotId, options.retryDeadlineMs);
+  const source = retrying(options.source, options.retryDeadlineMs);
+  const manifest = await readManifestAt(source, manifestKey(options.snapshotId));
   const missing: string[] = [];
   const corrupt: string[] = [];
   let bytesChecked = 0;
@@ -165,7 +176,7 @@ export async function verifySnapshot(options: {
     options.concurrency ?? limits.archiveChunksInFlight,
     async ([hash, length]) => {
       try {
-        await readChunk(options.source, hash, length, options.retryDeadlineMs);
+        await readVerifiedChunk(source, hash, length);
         bytesChecked += length;
       } catch (error) {
         if (!(error instanceof ArchiveError)) throw error;

@@ -1,6 +1,6 @@
-// The snapshot archive's object store interface: what the archiver, restorer and GC rely on.
-// Backends live in objectstore/dir/ (a directory, possibly NFS) and objectstore/s3/ (any S3-compatible store).
-import { assertNever } from '../base/assert.ts';
+// The snapshot archive's object store interface: what the archiver, restorer and GC rely on. A leaf: the
+// backends in objectstore/dir/ (a directory, possibly NFS) and objectstore/s3/ (any S3-compatible store)
+// import it, and open-snapshot-store.ts picks one.
 
 /** What a store knows of one object. `modifiedMs` is the store's clock (S3 LastModified, file mtime). */
 export interface ObjectInfo {
@@ -133,22 +133,4 @@ export function parseSnapshotStoreOption(text: string, s3: S3Settings = {}): Sna
     'EINVAL',
     `snapshot store must be 'none', 'dir:/path' or 's3://bucket/prefix': current value is ${JSON.stringify(text)}`,
   );
-}
-
-/** Opens the configured store, or returns null for `none`. */
-export async function openSnapshotStore(config: SnapshotStoreConfig): Promise<SnapshotStore | null> {
-  switch (config.kind) {
-    case 'none':
-      return null;
-    case 'dir': {
-      const { openDirStore } = await import('./dir/dir-store.ts');
-      return openDirStore(config.path);
-    }
-    case 's3': {
-      const { openS3Store } = await import('./s3/s3-store.ts');
-      return openS3Store({ bucket: config.bucket, prefix: config.prefix, ...config.settings });
-    }
-    default:
-      return assertNever(config, 'snapshot store config');
-  }
 }

@@ -1,5 +1,5 @@
-// The block store's interface: what the rest of Strata (nbd/, cloud/, cli/) may rely on.
-// The implementation lives in storage/pool/; nothing outside storage/ imports it directly.
+// The block store's interface: what the rest of Strata (nbd/, cloud/, cli/) may rely on. A leaf: it imports
+// no implementation (storage/pool/ imports it); open-block-store.ts is the one way in to the pool.
 import type { Logger } from '../base/log.ts';
 
 /** A device is a volume (read-write) or a snapshot (read-only). Ids are chosen by the caller (vol-…, snap-…). */
@@ -151,13 +151,3 @@ export interface OpenBlockStoreOptions {
   /** Where background failures (commit errors) are logged; default silent. */
   readonly logger?: Logger;
 }
-
-/** Opens (creating if needed) the block store in `options.dir`. */
-export async function openBlockStore(options: OpenBlockStoreOptions): Promise<BlockStore> {
-  // Loaded lazily: the implementation imports this file's StoreError.
-  const { openPool } = await import('./pool/pool.ts');
-  return openPool(options);
-}
-
-/** Offline consistency check of a pool directory (see storage/pool/fsck.ts); `repair` reclaims leaks. */
-export { fsckPool, type FsckReport } from './pool/fsck.ts';

@@ -4,9 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { openBlockStore } from '../../storage/block-store.ts';
+import { openBlockStore } from '../../storage/open-block-store.ts';
 import type { BlockStore } from '../../storage/block-store.ts';
-import { startNbdServer } from '../nbd-server.ts';
+import { startNbdServer } from '../start-nbd-server.ts';
 import type { NbdServer } from '../nbd-server.ts';
 import { MemoryBlockStore } from './memory-store.ts';
 

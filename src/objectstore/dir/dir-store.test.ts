@@ -5,7 +5,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { snapshotStoreConformance } from '../snapshot-store.conformance.ts';
-import { ArchiveError, openSnapshotStore, parseSnapshotStoreOption } from '../snapshot-store.ts';
+import { openSnapshotStore } from '../open-snapshot-store.ts';
+import { ArchiveError, parseSnapshotStoreOption } from '../snapshot-store.ts';
 import { openDirStore } from './dir-store.ts';
 
 const roots: string[] = [];

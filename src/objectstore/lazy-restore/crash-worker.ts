@@ -5,7 +5,7 @@
 import { fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../base/log.ts';
-import { openBlockStore } from '../../storage/block-store.ts';
+import { openBlockStore } from '../../storage/open-block-store.ts';
 import { openDirStore } from '../dir/dir-store.ts';
 import {
   crashHydrationBytesPerSecond,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAndKill } from '../../base/testing/run-and-kill.ts';
 import { silentLogger } from '../../base/log.ts';
-import { fsckPool, openBlockStore } from '../../storage/block-store.ts';
+import { fsckPool, openBlockStore } from '../../storage/open-block-store.ts';
 import { archiveSnapshot } from '../archiver.ts';
 import { openDirStore } from '../dir/dir-store.ts';
 import { randomBuffer, seededRandom, tempDir, tempPool } from '../testing/pools.ts';

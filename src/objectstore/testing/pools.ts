@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assert } from '../../base/assert.ts';
 import { units } from '../../base/limits.ts';
-import { openBlockStore, type BlockStore } from '../../storage/block-store.ts';
+import type { BlockStore } from '../../storage/block-store.ts';
+import { openBlockStore } from '../../storage/open-block-store.ts';
 
 /** The project's seeded PRNG, re-exported for the archive tests. */
 export { seededRandom } from '../../base/prng.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAndKill } from '../../base/testing/run-and-kill.ts';
-import { openBlockStore, fsckPool } from '../block-store.ts';
+import { openBlockStore, fsckPool } from '../open-block-store.ts';
 import { Model, Rng, checkAfterCrash, modelFromStore } from './workload.ts';
 import { crashShape } from './crash-shape.ts';
 import { crashWindow } from './crash-replay.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { openBlockStore, fsckPool } from '../block-store.ts';
+import { openBlockStore, fsckPool } from '../open-block-store.ts';
 
 const strata = fileURLToPath(new URL('../../../bin/strata', import.meta.url));
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openBlockStore, fsckPool } from '../block-store.ts';
+import { openBlockStore, fsckPool } from '../open-block-store.ts';
 import {
   Model,
   Rng,

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fsckPool } from '../block-store.ts';
+import { fsckPool } from '../open-block-store.ts';
 import { openPool } from './pool.ts';
 import { openRealDataFile } from './data-file.ts';
 import { LossyDataFile } from './lossy-data-file.ts';
