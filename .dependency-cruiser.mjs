@@ -76,10 +76,12 @@ export default {
     layer('nbd', ['storage']),
     // network/ (issue 13, on main since this branch began): the per-VPC switch; instances and QEMU use it.
     layer('network', []),
+    // metadata/ (issue 14): the instance metadata service; cloud fills its face, the daemon serves it.
+    layer('metadata', []),
     layer('compute', ['storage', 'nbd', 'network']),
     layer('objectstore', ['storage']),
     // 'api' is allowed here only so that the warning below, not this error, reports cloud -> api until it lands.
-    layer('cloud', ['db', 'storage', 'nbd', 'network', 'compute', 'objectstore', 'api']),
+    layer('cloud', ['db', 'storage', 'nbd', 'network', 'metadata', 'compute', 'objectstore', 'api']),
     {
       name: 'cloud-not-api',
       comment:
@@ -88,8 +90,18 @@ export default {
       from: { path: '^src/cloud/', pathNot: testCode },
       to: { path: '^src/api/' },
     },
-    layer('api', ['db', 'storage', 'nbd', 'network', 'compute', 'objectstore', 'cloud']),
-    layer('daemon', ['db', 'storage', 'nbd', 'network', 'compute', 'objectstore', 'cloud', 'api']),
+    layer('api', ['db', 'storage', 'nbd', 'network', 'metadata', 'compute', 'objectstore', 'cloud']),
+    layer('daemon', [
+      'db',
+      'storage',
+      'nbd',
+      'network',
+      'metadata',
+      'compute',
+      'objectstore',
+      'cloud',
+      'api',
+    ]),
     face('storage', ['block-store.ts', 'open-block-store.ts']),
     face('nbd', ['nbd-server.ts', 'start-nbd-server.ts']),
     face('objectstore', ['snapshot-store.ts', 'open-snapshot-store.ts', 'objectstore.ts']),
