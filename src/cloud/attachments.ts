@@ -4,7 +4,7 @@
 // instance's own transitions.
 import type { Kysely } from 'kysely';
 import type { Logger } from '../base/log.ts';
-import { ApiError } from '../api/errors.ts';
+import { CloudError, ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import { VmDriverError, type VmDriver } from '../compute/vm-driver.ts';
@@ -12,11 +12,11 @@ import type { NbdServer } from '../nbd/nbd-server.ts';
 import { checkDeviceName } from './block-device-mappings.ts';
 import type { Ebs } from './ebs.ts';
 import { ownedVolume } from './ebs-lookups.ts';
-import { ec2Error } from './ec2-error.ts';
 import { mappingsOf, volumeDisk, type InstanceMappingRow } from './instance-disks.ts';
 import { incorrectState } from './instance-states.ts';
 import type { InstanceService } from './instances.ts';
 import type { WorkQueue } from './work-queue.ts';
+import type { DryRunCheck } from './dry-run.ts';
 
 /** An attachment as AttachVolume/DetachVolume answer it. */
 export interface Attachment {
@@ -75,7 +75,7 @@ export class AttachmentService {
     volumeId: string,
     instanceId: string,
     device: string,
-    dryRun: boolean,
+    dryRun: DryRunCheck,
   ): Promise<Attachment> {
     const { db, ebs } = this.#deps;
     const volume = await ownedVolume(db, accountId, volumeId);
@@ -87,7 +87,7 @@ export class AttachmentService {
         `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`,
       );
     }
-    if (volume.state === 'in-use') throw new ApiError('VolumeInUse', { id: volumeId });
+    if (volume.state === 'in-use') throw new CloudError('VolumeInUse', { id: volumeId });
     if (volume.state !== 'available')
       throw ec2Error('IncorrectState', `The volume '${volumeId}' is '${volume.state}'.`);
     if (instance.row.state !== 'running' && instance.row.state !== 'stopped') {
@@ -99,9 +99,9 @@ export class AttachmentService {
         `Invalid value '${device}' for unixDevice. Attachment point ${device} is already in use`,
       );
     }
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     if (!(await ebs.volumes.setInUse(accountId, volumeId, true)))
-      throw new ApiError('VolumeInUse', { id: volumeId });
+      throw new CloudError('VolumeInUse', { id: volumeId });
     const row: InstanceMappingRow = {
       owner_id: instanceId,
       account_id: accountId,
@@ -165,7 +165,7 @@ export class AttachmentService {
       instanceId: string | undefined;
       device: string | undefined;
       force: boolean;
-      dryRun: boolean;
+      dryRun: DryRunCheck;
     },
   ): Promise<Attachment> {
     const { db } = this.#deps;
@@ -197,7 +197,7 @@ export class AttachmentService {
     if (row.attachment_state !== 'attached' && row.attachment_state !== 'detaching') {
       throw ec2Error('IncorrectState', `The volume '${volume.id}' is '${row.attachment_state ?? ''}'.`);
     }
-    if (request.dryRun) throw new ApiError('DryRunOperation');
+    request.dryRun();
     await this.#setAttachment(row, 'detaching');
     this.#deps.work.enqueue(
       row.owner_id,

@@ -1,9 +1,8 @@
 // Block device mappings of images and instances: reading them from requests, checking them like EC2, and
 // merging RunInstances' overrides onto the image's (size never below the snapshot, NoDevice, ephemeralN).
 import type { Selectable } from 'kysely';
-import { ApiError } from '../api/errors.ts';
+import { CloudError, ec2Error } from './errors.ts';
 import type { BlockDeviceMappingsTable } from '../db/tables/block-device-mappings.ts';
-import { ec2Error } from './ec2-error.ts';
 import { parseVolumeType, resolvePerformance } from './volume-types.ts';
 
 /** The EBS part of a mapping as a request carries it. */
@@ -54,7 +53,7 @@ export function checkDeviceName(name: string): void {
   }
 }
 
-function invalidMapping(message: string): ApiError {
+function invalidMapping(message: string): CloudError {
   return ec2Error('InvalidBlockDeviceMapping', message);
 }
 
@@ -166,7 +165,7 @@ export async function mergeMappings(
 
 /** Throws MissingParameter unless `value` is set (for required mapping fields). */
 export function requireField<T>(value: T | undefined, name: string): T {
-  if (value === undefined) throw new ApiError('MissingParameter', { name });
+  if (value === undefined) throw new CloudError('MissingParameter', { name });
   return value;
 }
 

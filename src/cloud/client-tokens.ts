@@ -4,7 +4,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { limits } from '../base/limits.ts';
 import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
-import { ec2Error } from './ec2-error.ts';
+import { ec2Error } from './errors.ts';
 import { fingerprint } from './pagination.ts';
 
 /** What a token lookup found: nothing yet, or the resource an identical earlier request made. */

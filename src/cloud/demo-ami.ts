@@ -8,6 +8,7 @@ import { assert } from '../base/assert.ts';
 import { units } from '../base/limits.ts';
 import { buildDemoImage } from '../compute/image/demo-image.ts';
 import type { Cloud } from './cloud.ts';
+import { noDryRun } from './dry-run.ts';
 
 /** The demo AMI's name. */
 export const demoImageName = 'strata-demo';
@@ -37,7 +38,7 @@ export async function registerDemoImage(cloud: Cloud, accountId: string): Promis
       multiAttachEnabled: undefined,
       tagSpecifications: [],
       clientToken: undefined,
-      dryRun: false,
+      dryRun: noDryRun,
     });
     await cloud.ebs.idle();
     await upload(cloud, file, volume.row.id);
@@ -46,10 +47,10 @@ export async function registerDemoImage(cloud: Cloud, accountId: string): Promis
       volume.row.id,
       'strata demo image',
       [],
-      false,
+      noDryRun,
     );
     await cloud.ebs.idle();
-    await cloud.ebs.volumes.delete(accountId, volume.row.id, false);
+    await cloud.ebs.volumes.delete(accountId, volume.row.id, noDryRun);
     const image = await cloud.compute.images.register(accountId, {
       name: demoImageName,
       description: 'Strata demo: busybox Linux that prints a boot marker on the serial console',
@@ -63,7 +64,7 @@ export async function registerDemoImage(cloud: Cloud, accountId: string): Promis
         { deviceName: '/dev/xvda', noDevice: false, virtualName: undefined, ebs: blankEbs(snapshot.row.id) },
       ],
       tagSpecifications: [],
-      dryRun: false,
+      dryRun: noDryRun,
     });
     return image.id;
   } finally {

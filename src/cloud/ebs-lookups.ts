@@ -2,7 +2,7 @@
 // account's resource answers exactly like a missing one, unless a snapshot is shared with the caller.
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { isValidId, type IdPrefix } from '../base/ids.ts';
-import { ApiError } from '../api/errors.ts';
+import { CloudError } from './errors.ts';
 import type { Database } from '../db/schema.ts';
 import type { VolumesTable } from '../db/tables/volumes.ts';
 import type { SnapshotsTable } from '../db/tables/snapshots.ts';
@@ -18,7 +18,7 @@ export type Db = Kysely<Database> | Transaction<Database>;
 /** Throws `<Kind>ID.Malformed` for each id that is not `prefix-` + 8 or 17 hex digits. */
 export function checkIds(ids: readonly string[], prefix: IdPrefix): void {
   const code = prefix === 'vol' ? 'InvalidVolumeID.Malformed' : 'InvalidSnapshotID.Malformed';
-  for (const id of ids) if (!isValidId(id, prefix)) throw new ApiError(code, { id });
+  for (const id of ids) if (!isValidId(id, prefix)) throw new CloudError(code, { id });
 }
 
 /** The caller's volume `id` (never another account's), or InvalidVolume.NotFound. */
@@ -30,7 +30,7 @@ export async function ownedVolume(db: Db, accountId: string, id: string): Promis
     .where('account_id', '=', accountId)
     .where('id', '=', id)
     .executeTakeFirst();
-  if (row === undefined || row.state === 'deleted') throw new ApiError('InvalidVolume.NotFound', { id });
+  if (row === undefined || row.state === 'deleted') throw new CloudError('InvalidVolume.NotFound', { id });
   return row;
 }
 
@@ -45,10 +45,10 @@ export async function visibleSnapshot(
 ): Promise<{ row: SnapshotRow; access: SnapshotAccess }> {
   checkIds([id], 'snap');
   const row = await db.selectFrom('snapshots').selectAll().where('id', '=', id).executeTakeFirst();
-  if (row === undefined || row.state === 'deleting') throw new ApiError('InvalidSnapshot.NotFound', { id });
+  if (row === undefined || row.state === 'deleting') throw new CloudError('InvalidSnapshot.NotFound', { id });
   if (row.account_id === accountId) return { row, access: 'owned' };
   if (await isSharedWith(db, id, accountId)) return { row, access: 'shared' };
-  throw new ApiError('InvalidSnapshot.NotFound', { id });
+  throw new CloudError('InvalidSnapshot.NotFound', { id });
 }
 
 /** Whether snapshot `id` grants createVolumePermission to `accountId` or to everyone. */
@@ -70,13 +70,13 @@ export async function isSharedWith(db: Db, snapshotId: string, accountId: string
 /** The caller's own snapshot, or NotFound when invisible and UnauthorizedOperation when merely shared. */
 export async function ownedSnapshot(db: Db, accountId: string, id: string): Promise<SnapshotRow> {
   const { row, access } = await visibleSnapshot(db, accountId, id);
-  if (access !== 'owned') throw new ApiError('UnauthorizedOperation');
+  if (access !== 'owned') throw new CloudError('UnauthorizedOperation');
   return row;
 }
 
 /** EC2's message for ids given with MaxResults. */
-export function idsWithMaxResults(setName: string): ApiError {
-  return new ApiError('InvalidParameterCombination', {
+export function idsWithMaxResults(setName: string): CloudError {
+  return new CloudError('InvalidParameterCombination', {
     message: `The parameter ${setName} cannot be used with the parameter maxResults`,
   });
 }

@@ -1,7 +1,7 @@
 // EC2 `Filter.N.Name` / `Filter.N.Value.M` semantics: filters AND together, the values of one filter OR
 // together, values match with `*` (any run) and `?` (any one character), `\` escapes, case-sensitively.
 // `tag:<key>`, `tag-key` and `tag-value` work on every resource that has tags.
-import { ec2Error } from './ec2-error.ts';
+import { ec2Error } from './errors.ts';
 
 /** One filter as the request carries it. */
 export interface Filter {

@@ -3,17 +3,17 @@
 // EC2). The image is `pending` until every snapshot is completed, then `available`.
 import type { Kysely } from 'kysely';
 import type { Logger } from '../base/log.ts';
-import { ApiError } from '../api/errors.ts';
+import { CloudError, ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
 import { mergeMappings, type Mapping, type MappingRequest } from './block-device-mappings.ts';
 import type { Ebs } from './ebs.ts';
 import type { ImageRow, ImageService } from './images.ts';
-import { ec2Error } from './ec2-error.ts';
 import { incorrectState } from './instance-states.ts';
 import type { InstanceLifecycle } from './instance-lifecycle.ts';
 import type { InstanceService } from './instances.ts';
 import { tagsForResource, type TagSpecification } from './tags.ts';
 import type { WorkQueue } from './work-queue.ts';
+import { noDryRun, type DryRunCheck } from './dry-run.ts';
 
 /** CreateImage's parameters. */
 export interface CreateImageRequest {
@@ -23,7 +23,7 @@ export interface CreateImageRequest {
   readonly noReboot: boolean;
   readonly mappings: readonly MappingRequest[];
   readonly tagSpecifications: readonly TagSpecification[];
-  readonly dryRun: boolean;
+  readonly dryRun: DryRunCheck;
 }
 
 /** What CreateImage is built from. */
@@ -46,7 +46,7 @@ export async function createImage(
   const { images, instances } = deps;
   const instance = await instances.get(accountId, request.instanceId);
   if (request.name === undefined || request.name === '')
-    throw new ApiError('MissingParameter', { name: 'Name' });
+    throw new CloudError('MissingParameter', { name: 'Name' });
   await images.checkName(accountId, request.name);
   if (instance.row.state !== 'running' && instance.row.state !== 'stopped') {
     throw incorrectState(instance.row.id, instance.row.state, 'imaged');
@@ -84,7 +84,7 @@ export async function createImage(
     instance.row.root_device_name,
     images.snapshotSizes(accountId),
   );
-  if (request.dryRun) throw new ApiError('DryRunOperation');
+  request.dryRun();
   const row: ImageRow = {
     ...images.newRow(accountId, {
       name: request.name,
@@ -139,7 +139,7 @@ async function snapshotVolumes(
       continue;
     }
     const description = `Created by CreateImage(${instanceId}) for ${imageId} from ${volumeId}`;
-    const snapshot = await deps.ebs.snapshots.create(accountId, volumeId, description, specs, false);
+    const snapshot = await deps.ebs.snapshots.create(accountId, volumeId, description, specs, noDryRun);
     result.push({ ...mapping, snapshotId: snapshot.row.id });
   }
   return result;

@@ -1,9 +1,8 @@
 // launchPermission of images: grants to accounts (`user`) or to everyone (`group all`, a public image).
 import type { Kysely } from 'kysely';
-import { ApiError } from '../api/errors.ts';
+import { CloudError, ec2Error } from './errors.ts';
 import { limits } from '../base/limits.ts';
 import type { Database } from '../db/schema.ts';
-import { ec2Error } from './ec2-error.ts';
 
 /** One grant as requests carry it: `userId` or `group` (only `all` exists). */
 export interface LaunchPermission {
@@ -31,7 +30,7 @@ function toRow(
     return { image_id: imageId, kind: 'group', grantee: 'all' };
   }
   const userId = permission.userId ?? '';
-  if (!/^\d{12}$/.test(userId)) throw new ApiError('InvalidUserID.Malformed', { id: userId });
+  if (!/^\d{12}$/.test(userId)) throw new CloudError('InvalidUserID.Malformed', { id: userId });
   return { image_id: imageId, kind: 'user', grantee: userId };
 }
 
@@ -42,7 +41,7 @@ export async function changeLaunchPermissions(
   change: LaunchPermissionChange,
 ): Promise<void> {
   const count = change.add.length + change.remove.length;
-  if (count === 0) throw new ApiError('MissingParameter', { name: 'LaunchPermission' });
+  if (count === 0) throw new CloudError('MissingParameter', { name: 'LaunchPermission' });
   if (count > limits.launchPermissionsPerCallMax) {
     throw ec2Error(
       'InvalidParameterValue',

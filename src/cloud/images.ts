@@ -5,11 +5,10 @@
 import type { Kysely, Selectable } from 'kysely';
 import { newId, isValidId } from '../base/ids.ts';
 import { assert } from '../base/assert.ts';
-import { ApiError } from '../api/errors.ts';
+import { CloudError, ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import type { ImagesTable } from '../db/tables/images.ts';
-import { ec2Error } from './ec2-error.ts';
 import { compileFilters, type Filter, type FilterFields } from './filters.ts';
 import type { Page, Paginator } from './pagination.ts';
 import { tagsForResource, type TagService, type TagSpecification } from './tags.ts';
@@ -29,6 +28,7 @@ import {
   resetLaunchPermissions,
   type LaunchPermissionChange,
 } from './image-permissions.ts';
+import type { DryRunCheck } from './dry-run.ts';
 
 /** An image row as read. */
 export type ImageRow = Selectable<ImagesTable>;
@@ -53,7 +53,7 @@ export interface RegisterImageRequest {
   readonly imageLocation: string | undefined;
   readonly mappings: readonly MappingRequest[];
   readonly tagSpecifications: readonly TagSpecification[];
-  readonly dryRun: boolean;
+  readonly dryRun: DryRunCheck;
 }
 
 /** DescribeImages' parameters. */
@@ -181,7 +181,7 @@ export class ImageService {
       );
     }
     const tags = tagsForResource(request.tagSpecifications, 'image');
-    if (request.dryRun) throw new ApiError('DryRunOperation');
+    request.dryRun();
     await this.insert(row, mappings, tags);
     return row;
   }
@@ -201,7 +201,7 @@ export class ImageService {
       );
     }
     const tags = tagsForResource(request.tagSpecifications, 'image');
-    if (request.dryRun) throw new ApiError('DryRunOperation');
+    request.dryRun();
     const row: ImageRow = { ...ebsRow, root_device_type: 'instance-store' };
     await claimImportedFile(this.#deps.dataDir, location, row.id);
     await this.insert(row, mappings, tags).catch(async (error: unknown) => {
@@ -231,7 +231,7 @@ export class ImageService {
 
   async #planRegister(accountId: string, request: RegisterImageRequest): Promise<ImageRow> {
     const name = request.name;
-    if (name === undefined || name === '') throw new ApiError('MissingParameter', { name: 'Name' });
+    if (name === undefined || name === '') throw new CloudError('MissingParameter', { name: 'Name' });
     await this.checkName(accountId, name);
     const architecture = request.architecture ?? 'x86_64';
     if (architecture !== 'x86_64') {
@@ -290,7 +290,7 @@ export class ImageService {
       .where('account_id', '=', accountId)
       .where('name', '=', name)
       .executeTakeFirst();
-    if (taken !== undefined) throw new ApiError('InvalidAMIName.Duplicate', { name, id: taken.id });
+    if (taken !== undefined) throw new CloudError('InvalidAMIName.Duplicate', { name, id: taken.id });
   }
 
   /** A fresh `available` EBS-backed image row. */
@@ -318,7 +318,7 @@ export class ImageService {
     checkImageIds([imageId]);
     const row = await this.#row(imageId);
     if (row === undefined || (row.account_id !== accountId && !(await this.#mayLaunch(accountId, imageId)))) {
-      throw new ApiError('InvalidAMIID.NotFound', { id: imageId });
+      throw new CloudError('InvalidAMIID.NotFound', { id: imageId });
     }
     const [image] = await this.#complete(accountId, [row]);
     assert(image !== undefined, 'a found image has a description');
@@ -328,7 +328,7 @@ export class ImageService {
   /** The caller's own image, or InvalidAMIID.NotFound (also for images merely shared with it). */
   async owned(accountId: string, imageId: string): Promise<Image> {
     const image = await this.launchable(accountId, imageId);
-    if (image.row.account_id !== accountId) throw new ApiError('InvalidAMIID.NotFound', { id: imageId });
+    if (image.row.account_id !== accountId) throw new CloudError('InvalidAMIID.NotFound', { id: imageId });
     return image;
   }
 
@@ -377,7 +377,7 @@ export class ImageService {
     if (request.imageIds.length > 0 && request.owners.length === 0 && request.executableUsers.length === 0) {
       const found = new Set(visible.map((i) => i.id));
       const missing = request.imageIds.filter((id) => !found.has(id));
-      if (missing.length > 0) throw new ApiError('InvalidAMIID.NotFound', { id: missing.join(', ') });
+      if (missing.length > 0) throw new CloudError('InvalidAMIID.NotFound', { id: missing.join(', ') });
     }
     const images = await this.#complete(accountId, visible);
     const keep = compileFilters(request.filters, imageFields, (i) => i.tags);
@@ -413,9 +413,9 @@ export class ImageService {
   }
 
   /** DeregisterImage: the image and its mappings go; its snapshots may be deleted afterwards. */
-  async deregister(accountId: string, imageId: string, dryRun: boolean): Promise<void> {
+  async deregister(accountId: string, imageId: string, dryRun: DryRunCheck): Promise<void> {
     await this.owned(accountId, imageId);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await this.#deps.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('block_device_mappings').where('owner_id', '=', imageId).execute();
       await trx.deleteFrom('image_launch_permissions').where('image_id', '=', imageId).execute();
@@ -430,10 +430,10 @@ export class ImageService {
     accountId: string,
     imageId: string,
     description: string,
-    dryRun: boolean,
+    dryRun: DryRunCheck,
   ): Promise<void> {
     await this.owned(accountId, imageId);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await this.#deps.db.updateTable('images').set({ description }).where('id', '=', imageId).execute();
   }
 
@@ -442,17 +442,17 @@ export class ImageService {
     accountId: string,
     imageId: string,
     change: LaunchPermissionChange,
-    dryRun: boolean,
+    dryRun: DryRunCheck,
   ): Promise<void> {
     await this.owned(accountId, imageId);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await changeLaunchPermissions(this.#deps.db, imageId, change);
   }
 
   /** ResetImageAttribute launchPermission. */
-  async resetLaunchPermission(accountId: string, imageId: string, dryRun: boolean): Promise<void> {
+  async resetLaunchPermission(accountId: string, imageId: string, dryRun: DryRunCheck): Promise<void> {
     await this.owned(accountId, imageId);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await resetLaunchPermissions(this.#deps.db, imageId);
   }
 
@@ -465,5 +465,5 @@ export class ImageService {
 
 /** Throws InvalidAMIID.Malformed for ids that are not `ami-` + 8 or 17 hex digits. */
 export function checkImageIds(ids: readonly string[]): void {
-  for (const id of ids) if (!isValidId(id, 'ami')) throw new ApiError('InvalidAMIID.Malformed', { id });
+  for (const id of ids) if (!isValidId(id, 'ami')) throw new CloudError('InvalidAMIID.Malformed', { id });
 }

@@ -8,14 +8,13 @@ import { assertNever } from '../base/assert.ts';
 import { freeLocalPort } from '../base/free-port.ts';
 import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
-import { ApiError } from '../api/errors.ts';
+import { ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import { VmDriverError, type VmDriver, type VmEvent } from '../compute/vm-driver.ts';
 import type { NbdServer } from '../nbd/nbd-server.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import type { Ebs } from './ebs.ts';
-import { ec2Error } from './ec2-error.ts';
 import type { WorkQueue } from './work-queue.ts';
 import {
   diskSpecs,
@@ -29,6 +28,7 @@ import { releaseImageFile, rootOverlay } from './instance-store-images.ts';
 import { instanceType, scaledForHost } from './instance-types.ts';
 import { instanceState, type InstanceState, type StateChange } from './instance-states.ts';
 import { InstanceService, type InstanceRow } from './instances.ts';
+import { noDryRun, type DryRunCheck } from './dry-run.ts';
 
 /** What the lifecycle is built from. */
 export interface InstanceLifecycleDeps {
@@ -180,11 +180,11 @@ export class InstanceLifecycle {
   }
 
   /** StartInstances: stopped → pending → running; running and pending are left as they are. */
-  async start(accountId: string, ids: readonly string[], dryRun: boolean): Promise<StateChange[]> {
+  async start(accountId: string, ids: readonly string[], dryRun: DryRunCheck): Promise<StateChange[]> {
     const rows = await this.#deps.instances.owned(accountId, ids);
     InstanceService.requireStates(rows, ['stopped', 'pending', 'running'], 'started');
     for (const row of rows) if (row.state === 'stopped') await this.#requireRoot(row);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     const changes: StateChange[] = [];
     for (const row of rows) {
       const previous = instanceState(row.state);
@@ -219,7 +219,7 @@ export class InstanceLifecycle {
     accountId: string,
     ids: readonly string[],
     force: boolean,
-    dryRun: boolean,
+    dryRun: DryRunCheck,
   ): Promise<StateChange[]> {
     const rows = await this.#deps.instances.owned(accountId, ids);
     for (const row of rows) {
@@ -231,7 +231,7 @@ export class InstanceLifecycle {
       }
     }
     InstanceService.requireStates(rows, ['running', 'stopping', 'stopped'], 'stopped');
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     const changes: StateChange[] = [];
     const reason = {
       state_reason_code: 'Client.UserInitiatedShutdown',
@@ -270,10 +270,10 @@ export class InstanceLifecycle {
   }
 
   /** RebootInstances: asks the guest to restart (falling back to a reset); the instance stays running. */
-  async reboot(accountId: string, ids: readonly string[], dryRun: boolean): Promise<void> {
+  async reboot(accountId: string, ids: readonly string[], dryRun: DryRunCheck): Promise<void> {
     const rows = await this.#deps.instances.owned(accountId, ids);
     InstanceService.requireStates(rows, ['running'], 'rebooted');
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     for (const row of rows) {
       this.#enqueue(row.id, async () => {
         const current = await this.#deps.instances.byId(row.id);
@@ -283,7 +283,7 @@ export class InstanceLifecycle {
   }
 
   /** TerminateInstances: → shutting-down → terminated; DeleteOnTermination volumes go, the rest detach. */
-  async terminate(accountId: string, ids: readonly string[], dryRun: boolean): Promise<StateChange[]> {
+  async terminate(accountId: string, ids: readonly string[], dryRun: DryRunCheck): Promise<StateChange[]> {
     const rows = await this.#deps.instances.owned(accountId, ids);
     for (const row of rows) {
       if (row.disable_api_termination === 1) {
@@ -293,7 +293,7 @@ export class InstanceLifecycle {
         );
       }
     }
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     const changes: StateChange[] = [];
     const reason = {
       state_reason_code: 'Client.UserInitiatedShutdown',
@@ -340,7 +340,7 @@ export class InstanceLifecycle {
         .where('state', 'in', ['in-use', 'creating'])
         .execute();
       if (mapping.delete_on_termination === 1) {
-        await ebs.volumes.delete(row.account_id, volumeId, false).catch((error: unknown) => {
+        await ebs.volumes.delete(row.account_id, volumeId, noDryRun).catch((error: unknown) => {
           this.#deps.logger.warn({ err: error, volumeId }, 'could not delete a DeleteOnTermination volume');
         });
       }

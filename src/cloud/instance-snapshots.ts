@@ -3,13 +3,13 @@
 // across volumes: a running VM is paused (QEMU `stop` drains and flushes its disks) while the store snapshots
 // each volume, and resumed after, so all snapshots hold the same instant — as if the power had been cut.
 // The pause lasts only the store's snapshot calls (metadata, milliseconds each); completion is asynchronous.
-import { ApiError } from '../api/errors.ts';
 import { VmDriverError, type VmDriver } from '../compute/vm-driver.ts';
 import type { Ebs } from './ebs.ts';
 import type { InstanceService } from './instances.ts';
 import type { Snapshot } from './snapshots.ts';
 import { tagsForResource, type TagSpecification } from './tags.ts';
 import type { WorkQueue } from './work-queue.ts';
+import { noDryRun, type DryRunCheck } from './dry-run.ts';
 
 /** CreateSnapshots' parameters. */
 export interface CreateSnapshotsRequest {
@@ -20,7 +20,7 @@ export interface CreateSnapshotsRequest {
   readonly tagSpecifications: readonly TagSpecification[];
   /** `volume`: each snapshot also gets its volume's tags. */
   readonly copyTagsFromSource: string | undefined;
-  readonly dryRun: boolean;
+  readonly dryRun: DryRunCheck;
 }
 
 /** Snapshots the instance's volumes; returns them in mapping order (root first). */
@@ -37,7 +37,7 @@ export async function createInstanceSnapshots(
       !(request.excludeBootVolume && m.device_name === instance.row.root_device_name) &&
       !request.excludeDataVolumeIds.includes(m.volume_id),
   );
-  if (request.dryRun) throw new ApiError('DryRunOperation');
+  request.dryRun();
   return deps.work.exclusive(instance.row.id, async () => {
     const volumeTags = await deps.ebs.tags.tagsOf(
       accountId,
@@ -52,7 +52,7 @@ export async function createInstanceSnapshots(
         const all = [...copied.map(([key, value]) => ({ key, value })), ...tags];
         const specs = all.length > 0 ? [{ resourceType: 'snapshot', tags: all }] : [];
         snapshots.push(
-          await deps.ebs.snapshots.create(accountId, volumeId, request.description, specs, false),
+          await deps.ebs.snapshots.create(accountId, volumeId, request.description, specs, noDryRun),
         );
       }
       return snapshots;

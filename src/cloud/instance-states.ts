@@ -1,7 +1,7 @@
 // The EC2 instance state machine: names, codes, and which actions each state accepts. Transitions are made
 // by the instance manager from driver results and events, never by a timer.
 import { assert } from '../base/assert.ts';
-import { ec2Error } from './ec2-error.ts';
+import { ec2Error } from './errors.ts';
 
 /** EC2's instance states. */
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { runTool } from '../compute/run-tool.ts';
-import { ec2Error } from './ec2-error.ts';
+import { ec2Error } from './errors.ts';
 import { ephemeralDir } from './instance-disks.ts';
 
 /** Where imported and registered instance-store image files live. */

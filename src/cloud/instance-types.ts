@@ -3,7 +3,7 @@
 // and at a quarter of the host's RAM. The EC2 value stays what DescribeInstances reports.
 import { cpus, totalmem } from 'node:os';
 import { limits } from '../base/limits.ts';
-import { ec2Error } from './ec2-error.ts';
+import { ec2Error } from './errors.ts';
 
 /** One instance type: EC2's published size. */
 export interface InstanceType {

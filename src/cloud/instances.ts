@@ -5,12 +5,11 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import { assert, assertNever } from '../base/assert.ts';
 import { isValidId, newId } from '../base/ids.ts';
 import { limits } from '../base/limits.ts';
-import { ApiError } from '../api/errors.ts';
+import { CloudError, ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import type { InstancesTable } from '../db/tables/instances.ts';
 import type { VmDriver } from '../compute/vm-driver.ts';
-import { ec2Error } from './ec2-error.ts';
 import { compileFilters, type Filter, type FilterFields } from './filters.ts';
 import type { Page, Paginator } from './pagination.ts';
 import type { Regions } from './regions.ts';
@@ -22,6 +21,7 @@ import { defaultInstanceType, instanceType } from './instance-types.ts';
 import { mappingsOf, planDisks, type InstanceMappingRow } from './instance-disks.ts';
 import { stateCodes, instanceState, incorrectState } from './instance-states.ts';
 import type { InstanceLifecycle } from './instance-lifecycle.ts';
+import type { DryRunCheck } from './dry-run.ts';
 
 /** An instance row as read. */
 export type InstanceRow = Selectable<InstancesTable>;
@@ -47,7 +47,7 @@ export interface RunInstancesRequest {
   readonly mappings: readonly MappingRequest[];
   readonly shutdownBehavior: string | undefined;
   readonly disableApiTermination: boolean | undefined;
-  readonly dryRun: boolean;
+  readonly dryRun: DryRunCheck;
 }
 
 /** DescribeInstances / DescribeInstanceStatus parameters. */
@@ -104,7 +104,7 @@ export function volumeMappings(instance: Instance): InstanceMappingRow[] {
 
 /** Throws InvalidInstanceID.Malformed for ids that are not `i-` + 8 or 17 hex digits. */
 export function checkInstanceIds(ids: readonly string[]): void {
-  for (const id of ids) if (!isValidId(id, 'i')) throw new ApiError('InvalidInstanceID.Malformed', { id });
+  for (const id of ids) if (!isValidId(id, 'i')) throw new CloudError('InvalidInstanceID.Malformed', { id });
 }
 
 /** The instance service: every method takes the caller's account id. */
@@ -141,12 +141,12 @@ export class InstanceService {
 
   /** The caller's instances `ids`, all of them, or InvalidInstanceID.NotFound naming the missing. */
   async owned(accountId: string, ids: readonly string[]): Promise<InstanceRow[]> {
-    if (ids.length === 0) throw new ApiError('MissingParameter', { name: 'InstanceId' });
+    if (ids.length === 0) throw new CloudError('MissingParameter', { name: 'InstanceId' });
     checkInstanceIds(ids);
     const rows = await this.#rows(accountId, ids);
     const found = new Set(rows.map((r) => r.id));
     const missing = ids.filter((id) => !found.has(id));
-    if (missing.length > 0) throw new ApiError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
+    if (missing.length > 0) throw new CloudError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
     return ids.map((id) => rows.find((r) => r.id === id) as InstanceRow);
   }
 
@@ -173,7 +173,7 @@ export class InstanceService {
   /** RunInstances: records a reservation of `pending` instances and their volumes, then launches them. */
   async run(accountId: string, request: RunInstancesRequest): Promise<Instance[]> {
     const plan = await this.#planRun(accountId, request);
-    if (request.dryRun) throw new ApiError('DryRunOperation');
+    request.dryRun();
     const token = request.clientToken;
     if (token !== undefined) {
       // Concurrent retries with one token must not both miss the lookup and both launch.
@@ -219,7 +219,7 @@ export class InstanceService {
 
   async #planRun(accountId: string, request: RunInstancesRequest): Promise<RunPlan> {
     if (request.imageId === undefined || request.imageId === '')
-      throw new ApiError('MissingParameter', { name: 'ImageId' });
+      throw new CloudError('MissingParameter', { name: 'ImageId' });
     const minCount = requireCount(request.minCount, 'MinCount');
     const maxCount = requireCount(request.maxCount, 'MaxCount');
     if (minCount > maxCount) {
@@ -354,7 +354,7 @@ export class InstanceService {
     if (instanceIds.length > 0) {
       const found = new Set(rows.map((r) => r.id));
       const missing = instanceIds.filter((id) => !found.has(id));
-      if (missing.length > 0) throw new ApiError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
+      if (missing.length > 0) throw new CloudError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
     }
     const keep = compileFilters(filters, instanceFields, (i) => i.tags);
     const instances = (await this.complete(accountId, rows)).filter(keep);
@@ -377,11 +377,11 @@ export class InstanceService {
     accountId: string,
     instanceId: string,
     change: AttributeChange,
-    dryRun: boolean,
+    dryRun: DryRunCheck,
   ): Promise<void> {
     const { row } = await this.get(accountId, instanceId);
     const set = await this.#attributeUpdate(row, change);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     if (change.kind === 'deleteOnTermination') {
       for (const { deviceName, value } of change.devices) {
         await this.#deps.db
@@ -476,7 +476,7 @@ interface RunPlan {
 }
 
 function requireCount(value: number | undefined, name: string): number {
-  if (value === undefined) throw new ApiError('MissingParameter', { name });
+  if (value === undefined) throw new CloudError('MissingParameter', { name });
   if (value < 1)
     throw ec2Error(
       'InvalidParameterValue',

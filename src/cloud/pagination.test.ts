@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../api/errors.ts';
+import { CloudError as ApiError } from './errors.ts';
 import { Paginator } from './pagination.ts';
 
 const bounds = { min: 5, max: 500, clampAbove: true };

@@ -3,7 +3,7 @@
 // can neither forge a position nor reuse a token with different filters.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { assert } from '../base/assert.ts';
-import { ec2Error } from './ec2-error.ts';
+import { ec2Error } from './errors.ts';
 
 /** EC2's MaxResults bounds for one action; `clampAbove` when EC2 documents larger values as "return max". */
 export interface PageBounds {

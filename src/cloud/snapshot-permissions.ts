@@ -2,10 +2,10 @@
 // productCodes. Only the owner may read or change them; a grantee sees the snapshot, restores volumes
 // from it and copies it, but gets UnauthorizedOperation for anything that changes it.
 import type { Kysely } from 'kysely';
-import { ApiError } from '../api/errors.ts';
+import { CloudError, ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
-import { ec2Error } from './ec2-error.ts';
 import { ownedSnapshot } from './ebs-lookups.ts';
+import type { DryRunCheck } from './dry-run.ts';
 
 /** The attributes EC2 defines for snapshots. */
 export type SnapshotAttribute = 'createVolumePermission' | 'productCodes';
@@ -21,7 +21,7 @@ export interface PermissionChange {
 
 /** Parses the Attribute parameter. */
 export function parseSnapshotAttribute(value: string | undefined): SnapshotAttribute {
-  if (value === undefined || value === '') throw new ApiError('MissingParameter', { name: 'Attribute' });
+  if (value === undefined || value === '') throw new CloudError('MissingParameter', { name: 'Attribute' });
   if (value === 'createVolumePermission' || value === 'productCodes') return value;
   throw ec2Error(
     'InvalidParameterValue',
@@ -60,14 +60,14 @@ export class SnapshotPermissions {
     accountId: string,
     snapshotId: string,
     change: PermissionChange,
-    dryRun: boolean,
+    dryRun: DryRunCheck,
   ): Promise<void> {
     await ownedSnapshot(this.#db, accountId, snapshotId);
     if (change.add.length === 0 && change.remove.length === 0) {
-      throw new ApiError('MissingParameter', { name: 'CreateVolumePermission or UserId/UserGroup' });
+      throw new CloudError('MissingParameter', { name: 'CreateVolumePermission or UserId/UserGroup' });
     }
     for (const permission of [...change.add, ...change.remove]) checkPermission(permission);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await this.#db.transaction().execute(async (trx) => {
       for (const permission of change.add) {
         await trx
@@ -89,9 +89,9 @@ export class SnapshotPermissions {
   }
 
   /** ResetSnapshotAttribute createVolumePermission: the snapshot is private again. */
-  async reset(accountId: string, snapshotId: string, dryRun: boolean): Promise<void> {
+  async reset(accountId: string, snapshotId: string, dryRun: DryRunCheck): Promise<void> {
     await ownedSnapshot(this.#db, accountId, snapshotId);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await this.#db.deleteFrom('snapshot_permissions').where('snapshot_id', '=', snapshotId).execute();
   }
 }

@@ -14,12 +14,11 @@ import { newId } from '../base/ids.ts';
 import { assert } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
-import { ApiError } from '../api/errors.ts';
+import { CloudError, ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import { StoreError, type BlockStore } from '../storage/block-store.ts';
 import type { Regions } from './regions.ts';
-import { ec2Error } from './ec2-error.ts';
 import { compileFilters, filtersUseTags, type Filter, type FilterFields } from './filters.ts';
 import type { Page, Paginator } from './pagination.ts';
 import { tagsForResource, type Tag, type TagService, type TagSpecification } from './tags.ts';
@@ -36,6 +35,7 @@ import type { WorkQueue } from './work-queue.ts';
 import type { SnapshotArchive } from './snapshot-archive.ts';
 import { cloneFromSnapshot } from './clone-snapshot.ts';
 import { ArchiveError } from '../objectstore/snapshot-store.ts';
+import type { DryRunCheck } from './dry-run.ts';
 
 /** A snapshot as the caller sees it: tags only when the caller owns it. */
 export interface Snapshot {
@@ -62,7 +62,7 @@ export interface CopySnapshotRequest {
   readonly kmsKeyId: string | undefined;
   readonly tagSpecifications: readonly TagSpecification[];
   readonly clientToken: string | undefined;
-  readonly dryRun: boolean;
+  readonly dryRun: DryRunCheck;
 }
 
 /** What the snapshot service is built from. */
@@ -115,7 +115,7 @@ export class SnapshotService {
         try {
           return (await visibleSnapshot(deps.db, accountId, id)).access;
         } catch (error) {
-          if (error instanceof ApiError) return 'missing';
+          if (error instanceof CloudError) return 'missing';
           throw error;
         }
       },
@@ -128,7 +128,7 @@ export class SnapshotService {
     volumeId: string,
     description: string | undefined,
     specs: readonly TagSpecification[],
-    dryRun: boolean,
+    dryRun: DryRunCheck,
   ): Promise<Snapshot> {
     const { db, store, work } = this.#deps;
     const volume = await ownedVolume(db, accountId, volumeId);
@@ -137,7 +137,7 @@ export class SnapshotService {
     if (volume.state !== 'available' && volume.state !== 'in-use') {
       throw ec2Error('IncorrectState', `The volume '${volumeId}' is '${volume.state}'.`);
     }
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     const row = this.#newRow(
       accountId,
       volume.id,
@@ -255,7 +255,7 @@ export class SnapshotService {
     if (snapshotIds.length > 0) {
       const found = new Set(visible.map((r) => r.id));
       const missing = snapshotIds.filter((id) => !found.has(id));
-      if (missing.length > 0) throw new ApiError('InvalidSnapshot.NotFound', { id: missing.join(', ') });
+      if (missing.length > 0) throw new CloudError('InvalidSnapshot.NotFound', { id: missing.join(', ') });
     }
     const owners = new Set(request.ownerIds.map((o) => (o === 'self' ? accountId : o)));
     const restorers = request.restorableByUserIds.map((u) => (u === 'self' ? accountId : u));
@@ -325,13 +325,13 @@ export class SnapshotService {
   }
 
   /** DeleteSnapshot: owner only; refused while a registered image uses it. */
-  async delete(accountId: string, snapshotId: string, dryRun: boolean): Promise<void> {
+  async delete(accountId: string, snapshotId: string, dryRun: DryRunCheck): Promise<void> {
     const { db, work } = this.#deps;
     const row = await ownedSnapshot(db, accountId, snapshotId);
     await this.#checkNotInUse(snapshotId);
     if (row.state === 'pending')
       throw ec2Error('IncorrectState', `The snapshot '${snapshotId}' is still pending.`);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await db.updateTable('snapshots').set({ state: 'deleting' }).where('id', '=', snapshotId).execute();
     await work.exclusive(snapshotId, () => this.#purge(snapshotId, row.archived === 1));
   }
@@ -374,7 +374,7 @@ export class SnapshotService {
   // Images arrive later; they register in an `images` table whose block device mappings name snapshots.
   async #checkNotInUse(snapshotId: string): Promise<void> {
     const user = await this.imageUsing(snapshotId);
-    if (user !== undefined) throw new ApiError('InvalidSnapshot.InUse', { id: snapshotId, user });
+    if (user !== undefined) throw new CloudError('InvalidSnapshot.InUse', { id: snapshotId, user });
   }
 
   /** Hook for the image service: returns the image id that uses `snapshotId`, if any. */
@@ -385,9 +385,9 @@ export class SnapshotService {
     const { db } = this.#deps;
     const sourceId = request.sourceSnapshotId;
     if (sourceId === undefined || sourceId === '')
-      throw new ApiError('MissingParameter', { name: 'SourceSnapshotId' });
+      throw new CloudError('MissingParameter', { name: 'SourceSnapshotId' });
     if (request.sourceRegion === undefined || request.sourceRegion === '')
-      throw new ApiError('MissingParameter', { name: 'SourceRegion' });
+      throw new CloudError('MissingParameter', { name: 'SourceRegion' });
     if (request.sourceRegion !== this.#deps.regions.region) {
       throw ec2Error(
         'InvalidParameterValue',
@@ -399,7 +399,7 @@ export class SnapshotService {
       throw ec2Error('IncorrectState', `Snapshot is in invalid state - ${source.state}`);
     checkDescription(request.description);
     const tags = tagsForResource(request.tagSpecifications, 'snapshot');
-    if (request.dryRun) throw new ApiError('DryRunOperation');
+    request.dryRun();
     const run = (): Promise<Snapshot> => this.#insertCopy(accountId, request, source, tags);
     const token = request.clientToken;
     if (token === undefined) return run();

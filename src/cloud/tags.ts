@@ -4,11 +4,11 @@
 import type { Kysely, Transaction } from 'kysely';
 import { limits } from '../base/limits.ts';
 import { assert } from '../base/assert.ts';
-import { ApiError, type ErrorCode } from '../api/errors.ts';
+import { CloudError, type ErrorCode, ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
-import { ec2Error } from './ec2-error.ts';
 import { compileFilters, type Filter, type FilterFields, type TagMap } from './filters.ts';
 import type { Page, Paginator } from './pagination.ts';
+import { type DryRunCheck, noDryRun } from './dry-run.ts';
 
 /** A tag as requests carry it; `value` undefined in DeleteTags means "whatever the value". */
 export interface Tag {
@@ -84,18 +84,18 @@ export class TagService {
   kindOf(id: string): TaggableKind {
     const match = idPattern.exec(id);
     const kind = match ? this.#kinds.get(match[1] as string) : undefined;
-    if (!kind) throw new ApiError('InvalidID', { id });
+    if (!kind) throw new CloudError('InvalidID', { id });
     return kind;
   }
 
   /** Checks every id exists and is owned by `accountId` (CreateTags/DeleteTags), before anything changes. */
   async checkOwned(accountId: string, resourceIds: readonly string[]): Promise<void> {
-    if (resourceIds.length === 0) throw new ApiError('MissingParameter', { name: 'resourceIdSet' });
+    if (resourceIds.length === 0) throw new CloudError('MissingParameter', { name: 'resourceIdSet' });
     for (const id of resourceIds) {
       const kind = this.kindOf(id);
       const access = await kind.access(accountId, id);
-      if (access === 'missing') throw new ApiError(kind.notFound, { id });
-      if (access === 'shared') throw new ApiError('UnauthorizedOperation');
+      if (access === 'missing') throw new CloudError(kind.notFound, { id });
+      if (access === 'shared') throw new CloudError('UnauthorizedOperation');
     }
   }
 
@@ -104,11 +104,11 @@ export class TagService {
     accountId: string,
     resourceIds: readonly string[],
     tags: readonly Tag[],
-    dryRun = false,
+    dryRun: DryRunCheck = noDryRun,
   ): Promise<void> {
     validateTags(tags);
     await this.checkOwned(accountId, resourceIds);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await this.#db.transaction().execute(async (trx) => {
       for (const id of resourceIds)
         await this.putTags(trx, accountId, id, this.kindOf(id).resourceType, tags);
@@ -157,13 +157,13 @@ export class TagService {
     accountId: string,
     resourceIds: readonly string[],
     selectors: readonly TagSelector[],
-    dryRun = false,
+    dryRun: DryRunCheck = noDryRun,
   ): Promise<void> {
     for (const selector of selectors) {
       if (selector.key.toLowerCase().startsWith('aws:')) throw reservedKey();
     }
     await this.checkOwned(accountId, resourceIds);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await this.#db.transaction().execute(async (trx) => {
       for (const id of resourceIds) {
         const base = trx.deleteFrom('tags').where('account_id', '=', accountId).where('resource_id', '=', id);
@@ -251,13 +251,13 @@ function dedupe(tags: readonly Tag[]): Tag[] {
   return [...new Map(tags.map((t) => [t.key, t])).values()];
 }
 
-function reservedKey(): ApiError {
+function reservedKey(): CloudError {
   return ec2Error('InvalidParameterValue', "Tag keys starting with 'aws:' are reserved for internal use");
 }
 
 /** Checks EC2's tag rules: key 1..128 chars, value ≤ 256, no `aws:` prefix, at most 50 per request. */
 export function validateTags(tags: readonly Tag[]): void {
-  if (tags.length === 0) throw new ApiError('MissingParameter', { name: 'Tag' });
+  if (tags.length === 0) throw new CloudError('MissingParameter', { name: 'Tag' });
   if (tags.length > limits.tagsPerResourceMax) {
     throw ec2Error(
       'TagLimitExceeded',
@@ -291,7 +291,7 @@ export function tagsForResource(specs: readonly TagSpecification[], resourceType
   let seen = false;
   for (const spec of specs) {
     if (spec.resourceType === undefined)
-      throw new ApiError('MissingParameter', { name: 'TagSpecification.ResourceType' });
+      throw new CloudError('MissingParameter', { name: 'TagSpecification.ResourceType' });
     if (spec.resourceType !== resourceType) {
       throw ec2Error(
         'InvalidParameterValue',

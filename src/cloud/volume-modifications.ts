@@ -8,17 +8,17 @@
 import type { Kysely, Selectable } from 'kysely';
 import { units } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
-import { ApiError } from '../api/errors.ts';
+import { ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import type { VolumeModificationsTable } from '../db/tables/volumes.ts';
 import type { BlockStore } from '../storage/block-store.ts';
-import { ec2Error } from './ec2-error.ts';
 import { compileFilters, type Filter, type FilterFields } from './filters.ts';
 import type { Page, Paginator } from './pagination.ts';
 import { parseVolumeType, resolvePerformance } from './volume-types.ts';
 import { checkIds, ownedVolume, type VolumeRow } from './ebs-lookups.ts';
 import type { WorkQueue } from './work-queue.ts';
+import type { DryRunCheck } from './dry-run.ts';
 
 /** A modification row as read. */
 export type VolumeModification = Selectable<VolumeModificationsTable>;
@@ -30,7 +30,7 @@ export interface ModifyVolumeRequest {
   readonly iops: number | undefined;
   readonly throughput: number | undefined;
   readonly multiAttachEnabled: boolean | undefined;
-  readonly dryRun: boolean;
+  readonly dryRun: DryRunCheck;
 }
 
 /** What the modification service is built from. */
@@ -88,7 +88,7 @@ export class VolumeModifications {
       throw ec2Error('IncorrectModificationState', `Volume ${volumeId} is already being modified.`);
     }
     const row = planModification(volume, request);
-    if (request.dryRun) throw new ApiError('DryRunOperation');
+    request.dryRun();
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('volume_modifications').where('volume_id', '=', volumeId).execute();
       await trx.insertInto('volume_modifications').values(row).execute();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../api/errors.ts';
+import { CloudError as ApiError } from './errors.ts';
 import { parseVolumeType, resolvePerformance, type VolumeType } from './volume-types.ts';
 
 const code = (c: string) => (e: unknown) => e instanceof ApiError && e.code === c;

@@ -1,7 +1,7 @@
 // EBS volume types and their Size/Iops/Throughput rules, as CreateVolume and ModifyVolume enforce them.
 // Figures follow the EBS documentation (gp3 3000 IOPS / 125 MiB/s baseline, gp2 3 IOPS per GiB within
 // 100..16000, io1/io2 provisioned IOPS with a per-GiB ratio, st1/sc1 from 125 GiB, magnetic up to 1 TiB).
-import { ec2Error } from './ec2-error.ts';
+import { ec2Error } from './errors.ts';
 
 /** The volume types EC2 knows. */
 export type VolumeType = 'gp2' | 'gp3' | 'io1' | 'io2' | 'st1' | 'sc1' | 'standard';

@@ -12,13 +12,12 @@ import { newId } from '../base/ids.ts';
 import { assert } from '../base/assert.ts';
 import { units } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
-import { ApiError } from '../api/errors.ts';
+import { CloudError, ec2Error } from './errors.ts';
 import type { Database } from '../db/schema.ts';
 import { nowIso } from '../db/schema.ts';
 import { StoreError, type BlockStore } from '../storage/block-store.ts';
 import type { Regions } from './regions.ts';
 import { cloneFromSnapshot, type EnsureSnapshotInPool } from './clone-snapshot.ts';
-import { ec2Error } from './ec2-error.ts';
 import { compileFilters, filtersUseTags, type Filter, type FilterFields } from './filters.ts';
 import type { Page, Paginator } from './pagination.ts';
 import { tagsForResource, type Tag, type TagService, type TagSpecification } from './tags.ts';
@@ -27,6 +26,7 @@ import { lookupClientToken, recordClientToken } from './client-tokens.ts';
 import { checkIds, idsWithMaxResults, ownedVolume, visibleSnapshot, type VolumeRow } from './ebs-lookups.ts';
 import type { WorkQueue } from './work-queue.ts';
 import { ArchiveError } from '../objectstore/snapshot-store.ts';
+import type { DryRunCheck } from './dry-run.ts';
 
 /** A volume with the caller's tags on it. */
 export interface Volume {
@@ -62,7 +62,7 @@ export interface CreateVolumeRequest {
   readonly multiAttachEnabled: boolean | undefined;
   readonly tagSpecifications: readonly TagSpecification[];
   readonly clientToken: string | undefined;
-  readonly dryRun: boolean;
+  readonly dryRun: DryRunCheck;
 }
 
 /** DescribeVolumes / DescribeVolumeStatus parameters. */
@@ -143,7 +143,7 @@ export class VolumeService {
   /** CreateVolume: validates like EC2, records the row `creating`, and makes the device in the background. */
   async create(accountId: string, request: CreateVolumeRequest): Promise<Volume> {
     const plan = await this.#planCreate(accountId, request);
-    if (request.dryRun) throw new ApiError('DryRunOperation');
+    request.dryRun();
     const token = request.clientToken;
     if (token === undefined) return this.#insertVolume(accountId, request, plan);
     // Concurrent retries with one token must not both miss the lookup and both create.
@@ -192,9 +192,9 @@ export class VolumeService {
 
   async #planCreate(accountId: string, request: CreateVolumeRequest): Promise<CreatePlan> {
     if (request.zone === undefined || request.zone === '')
-      throw new ApiError('MissingParameter', { name: 'AvailabilityZone' });
+      throw new CloudError('MissingParameter', { name: 'AvailabilityZone' });
     if (this.#deps.regions.zone(request.zone) === undefined)
-      throw new ApiError('InvalidZone.NotFound', { zone: request.zone });
+      throw new CloudError('InvalidZone.NotFound', { zone: request.zone });
     const volumeType = parseVolumeType(request.volumeType);
     let sizeGiB = request.sizeGiB;
     let encrypted = request.encrypted === true;
@@ -212,7 +212,7 @@ export class VolumeService {
       }
       encrypted ||= snapshot.encrypted === 1;
     }
-    if (sizeGiB === undefined) throw new ApiError('MissingParameter', { name: 'size or snapshotId' });
+    if (sizeGiB === undefined) throw new CloudError('MissingParameter', { name: 'size or snapshotId' });
     const performance = resolvePerformance({
       type: volumeType,
       sizeGiB,
@@ -335,7 +335,7 @@ export class VolumeService {
   #checkAllFound(ids: readonly string[], rows: readonly VolumeRow[]): void {
     const found = new Set(rows.map((r) => r.id));
     const missing = ids.filter((id) => !found.has(id));
-    if (missing.length > 0) throw new ApiError('InvalidVolume.NotFound', { id: missing.join(', ') });
+    if (missing.length > 0) throw new CloudError('InvalidVolume.NotFound', { id: missing.join(', ') });
   }
 
   async #withTags(accountId: string, rows: readonly VolumeRow[]): Promise<Volume[]> {
@@ -364,14 +364,14 @@ export class VolumeService {
   }
 
   /** DeleteVolume: refuses volumes in use or in transition; the row goes `deleting`, then away. */
-  async delete(accountId: string, volumeId: string, dryRun: boolean): Promise<void> {
+  async delete(accountId: string, volumeId: string, dryRun: DryRunCheck): Promise<void> {
     const row = await ownedVolume(this.#deps.db, accountId, volumeId);
     if (row.state === 'in-use')
       throw ec2Error('VolumeInUse', `Volume ${volumeId} is currently attached to an instance`);
     if (row.state !== 'available' && row.state !== 'error') {
       throw ec2Error('IncorrectState', `The volume '${volumeId}' is '${row.state}' and cannot be deleted.`);
     }
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     const updated = await this.#deps.db
       .updateTable('volumes')
       .set({ state: 'deleting' })
@@ -463,9 +463,14 @@ export class VolumeService {
   }
 
   /** DescribeVolumeAttribute / ModifyVolumeAttribute: autoEnableIO (productCodes is always empty). */
-  async setAutoEnableIo(accountId: string, volumeId: string, value: boolean, dryRun: boolean): Promise<void> {
+  async setAutoEnableIo(
+    accountId: string,
+    volumeId: string,
+    value: boolean,
+    dryRun: DryRunCheck,
+  ): Promise<void> {
     await ownedVolume(this.#deps.db, accountId, volumeId);
-    if (dryRun) throw new ApiError('DryRunOperation');
+    dryRun();
     await this.#deps.db
       .updateTable('volumes')
       .set({ auto_enable_io: value ? 1 : 0 })

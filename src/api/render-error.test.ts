@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, catalogue, renderError } from './errors.ts';
+import { CloudError as ApiError, catalogue } from '../cloud/errors.ts';
+import { renderError } from './render-error.ts';
 import { silentLogger } from '../base/log.ts';
 import pino from 'pino';
 
