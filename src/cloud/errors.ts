@@ -78,7 +78,7 @@ export const catalogue = {
   InsufficientInstanceCapacity: { status: 500, template: '{message}' },
   InvalidBlockDeviceMapping: { status: 400, template: '{message}' },
   InvalidParameterDependency: { status: 400, template: '{message}' },
-  // Images and instances (cloud/images.ts, cloud/instances.ts).
+  // Images and instances (cloud/images/images.ts, cloud/instances/instances.ts).
   OperationNotPermitted: { status: 400, template: '{message}' },
   InstanceLimitExceeded: { status: 400, template: '{message}' },
   InvalidInstanceType: { status: 400, template: '{message}' },

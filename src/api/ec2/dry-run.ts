@@ -1,12 +1,12 @@
 // EC2's DryRun: check permissions, change nothing, and answer with an error either way. This is the one
 // DryRun path: an action either calls `checkDryRun` itself (after validating parameters, BEFORE changing
 // anything) or, when the service must first validate against current state, hands the service
-// `dryRunCheck(ctx, params)` (cloud/dry-run.ts), which the service calls at that point.
+// `dryRunCheck(ctx, params)` (cloud/common/dry-run.ts), which the service calls at that point.
 //
 // When DryRun=true the check throws DryRunOperation (412) if the caller may perform the action, otherwise
 // UnauthorizedOperation (403). When DryRun is absent or false it returns and the action proceeds.
 import { CloudError } from '../../cloud/errors.ts';
-import { noDryRun, type DryRunCheck } from '../../cloud/dry-run.ts';
+import { noDryRun, type DryRunCheck } from '../../cloud/common/dry-run.ts';
 import type { ActionContext } from './action.ts';
 import type { QueryParams } from './query-params.ts';
 

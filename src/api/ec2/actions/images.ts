@@ -1,9 +1,9 @@
 // EC2 image actions: RegisterImage, DescribeImages, DeregisterImage, Describe/Modify/ResetImageAttribute.
-// The semantics live in cloud/images.ts; this file reads parameters and shapes EC2's XML.
+// The semantics live in cloud/images/images.ts; this file reads parameters and shapes EC2's XML.
 import { assertNever } from '../../../base/assert.ts';
 import { CloudError } from '../../../cloud/errors.ts';
-import type { Image } from '../../../cloud/images.ts';
-import type { LaunchPermission } from '../../../cloud/image-permissions.ts';
+import type { Image } from '../../../cloud/images/images.ts';
+import type { LaunchPermission } from '../../../cloud/images/image-permissions.ts';
 import { defineAction } from '../action.ts';
 import type { XmlObject } from '../xml.ts';
 import type { QueryParams } from '../query-params.ts';

@@ -1,6 +1,6 @@
 // EC2 AttachVolume, DetachVolume and CreateSnapshots (an instance's volumes); the semantics live in
-// cloud/attachments.ts and cloud/instance-snapshots.ts.
-import type { Attachment } from '../../../cloud/attachments.ts';
+// cloud/instances/attachments.ts and cloud/instances/instance-snapshots.ts.
+import type { Attachment } from '../../../cloud/instances/attachments.ts';
 import { defineAction } from '../action.ts';
 import type { XmlObject } from '../xml.ts';
 import { snapshotXml } from './snapshots.ts';

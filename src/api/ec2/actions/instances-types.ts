@@ -1,8 +1,8 @@
-// EC2 DescribeInstanceTypes over Strata's instance-type table (cloud/instance-types.ts): EC2's published
+// EC2 DescribeInstanceTypes over Strata's instance-type table (cloud/instances/instance-types.ts): EC2's published
 // sizes, which is what instances report; the VM itself gets them scaled to the host.
 import { CloudError } from '../../../cloud/errors.ts';
-import { compileFilters, type FilterFields } from '../../../cloud/filters.ts';
-import { instanceTypes, type InstanceType } from '../../../cloud/instance-types.ts';
+import { compileFilters, type FilterFields } from '../../../cloud/common/filters.ts';
+import { instanceTypes, type InstanceType } from '../../../cloud/instances/instance-types.ts';
 import { defineAction } from '../action.ts';
 import { checkDryRun } from '../dry-run.ts';
 

@@ -1,12 +1,12 @@
 // EC2 instance actions: RunInstances, DescribeInstances, DescribeInstanceStatus, Start/Stop/Reboot/
 // TerminateInstances, Describe/ModifyInstanceAttribute and GetConsoleOutput. The semantics live in
-// cloud/instances.ts and cloud/instance-lifecycle.ts; this file reads parameters and shapes EC2's XML.
+// cloud/instances/instances.ts and cloud/instances/lifecycle.ts; this file reads parameters and shapes EC2's XML.
 import { assertNever } from '../../../base/assert.ts';
 import { CloudError } from '../../../cloud/errors.ts';
-import { stateCodes, instanceState, type StateChange } from '../../../cloud/instance-states.ts';
-import { instanceType, scaledForHost } from '../../../cloud/instance-types.ts';
-import { volumeMappings, type AttributeChange, type Instance } from '../../../cloud/instances.ts';
-import type { InstanceMappingRow } from '../../../cloud/instance-disks.ts';
+import { stateCodes, instanceState, type StateChange } from '../../../cloud/instances/instance-states.ts';
+import { instanceType, scaledForHost } from '../../../cloud/instances/instance-types.ts';
+import { volumeMappings, type AttributeChange, type Instance } from '../../../cloud/instances/instances.ts';
+import type { InstanceMappingRow } from '../../../cloud/instances/disks.ts';
 import { defineAction } from '../action.ts';
 import type { XmlObject } from '../xml.ts';
 import type { QueryParams } from '../query-params.ts';

@@ -1,8 +1,8 @@
 // DescribeRegions and DescribeAvailabilityZones: the one region this daemon serves and its zones.
 import { CloudError } from '../../../cloud/errors.ts';
-import { compileFilters } from '../../../cloud/filters.ts';
-import type { FilterFields } from '../../../cloud/filters.ts';
-import type { Zone } from '../../../cloud/regions.ts';
+import { compileFilters } from '../../../cloud/common/filters.ts';
+import type { FilterFields } from '../../../cloud/common/filters.ts';
+import type { Zone } from '../../../cloud/common/regions.ts';
 import { defineAction } from '../action.ts';
 import type { ActionContext } from '../action.ts';
 import { checkDryRun } from '../dry-run.ts';

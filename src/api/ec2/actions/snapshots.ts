@@ -1,10 +1,10 @@
 // EC2 snapshot actions: CreateSnapshot, DescribeSnapshots, DeleteSnapshot, CopySnapshot and the snapshot
-// attributes (createVolumePermission sharing, read-only productCodes). Semantics: cloud/snapshots.ts and
-// cloud/snapshot-permissions.ts.
+// attributes (createVolumePermission sharing, read-only productCodes). Semantics: cloud/ebs/snapshots.ts and
+// cloud/ebs/snapshot-permissions.ts.
 import { CloudError } from '../../../cloud/errors.ts';
-import type { Snapshot } from '../../../cloud/snapshots.ts';
-import { parseSnapshotAttribute } from '../../../cloud/snapshot-permissions.ts';
-import type { VolumePermission } from '../../../cloud/snapshot-permissions.ts';
+import type { Snapshot } from '../../../cloud/ebs/snapshots.ts';
+import { parseSnapshotAttribute } from '../../../cloud/ebs/snapshot-permissions.ts';
+import type { VolumePermission } from '../../../cloud/ebs/snapshot-permissions.ts';
 import { defineAction } from '../action.ts';
 import type { QueryParams } from '../query-params.ts';
 import type { XmlObject } from '../xml.ts';

@@ -1,5 +1,5 @@
 // EC2 tag actions: CreateTags, DeleteTags, DescribeTags, for every resource kind registered with the tag
-// service (cloud/tags.ts).
+// service (cloud/common/tags.ts).
 import { defineAction } from '../action.ts';
 import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 

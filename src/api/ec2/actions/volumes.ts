@@ -1,11 +1,11 @@
 // EC2 volume actions: CreateVolume, DescribeVolumes, DeleteVolume, ModifyVolume,
 // DescribeVolumesModifications, DescribeVolumeStatus, DescribeVolumeAttribute, ModifyVolumeAttribute.
-// The semantics live in cloud/volumes.ts and cloud/volume-modifications.ts; this file reads parameters
+// The semantics live in cloud/ebs/volumes.ts and cloud/ebs/volume-modifications.ts; this file reads parameters
 // and shapes EC2's XML.
 import { CloudError } from '../../../cloud/errors.ts';
-import type { Volume } from '../../../cloud/volumes.ts';
-import { volumeStatus } from '../../../cloud/volumes.ts';
-import type { VolumeModification } from '../../../cloud/volume-modifications.ts';
+import type { Volume } from '../../../cloud/ebs/volumes.ts';
+import { volumeStatus } from '../../../cloud/ebs/volumes.ts';
+import type { VolumeModification } from '../../../cloud/ebs/volume-modifications.ts';
 import { defineAction } from '../action.ts';
 import type { XmlObject } from '../xml.ts';
 import { checkDryRun, dryRunCheck } from '../dry-run.ts';

@@ -1,0 +1,512 @@
+// EC2 instances: RunInstances, DescribeInstances, DescribeInstanceStatus, the instance attributes and
+// GetConsoleOutput. The state machine (start, stop, reboot, terminate, driver events, restart
+// reconciliation) lives in lifecycle.ts; disks in disks.ts.
+import type { Kysely, Selectable, Updateable } from 'kysely';
+import { assert, assertNever } from '../../base/assert.ts';
+import { isValidId, newId } from '../../base/ids.ts';
+import { limits } from '../../base/limits.ts';
+import { CloudError, ec2Error } from '../errors.ts';
+import type { Database } from '../../db/schema.ts';
+import { nowIso } from '../../db/schema.ts';
+import type { InstancesTable } from '../../db/tables/instances.ts';
+import type { VmDriver } from '../../compute/vm-driver.ts';
+import { compileFilters, type Filter, type FilterFields } from '../common/filters.ts';
+import type { Page, Paginator } from '../common/pagination.ts';
+import type { Regions } from '../common/regions.ts';
+import { tagsForResource, type Tag, type TagService, type TagSpecification } from '../common/tags.ts';
+import { lookupClientToken, recordClientToken } from '../common/client-tokens.ts';
+import { mergeMappings, type MappingRequest } from '../images/block-device-mappings.ts';
+import type { ImageService } from '../images/images.ts';
+import { defaultInstanceType, instanceType } from './instance-types.ts';
+import { mappingsOf, planDisks, type InstanceMappingRow } from './disks.ts';
+import { stateCodes, instanceState, incorrectState } from './instance-states.ts';
+import type { InstanceLifecycle } from './lifecycle.ts';
+import type { DryRunCheck } from '../common/dry-run.ts';
+
+/** An instance row as read. */
+export type InstanceRow = Selectable<InstancesTable>;
+
+/** An instance with its disks and tags. */
+export interface Instance {
+  readonly row: InstanceRow;
+  readonly mappings: readonly InstanceMappingRow[];
+  readonly tags: ReadonlyMap<string, string>;
+}
+
+/** RunInstances' parameters. */
+export interface RunInstancesRequest {
+  readonly imageId: string | undefined;
+  readonly minCount: number | undefined;
+  readonly maxCount: number | undefined;
+  readonly instanceType: string | undefined;
+  readonly zone: string | undefined;
+  /** Base64, as the request carries it. */
+  readonly userData: string | undefined;
+  readonly clientToken: string | undefined;
+  readonly tagSpecifications: readonly TagSpecification[];
+  readonly mappings: readonly MappingRequest[];
+  readonly shutdownBehavior: string | undefined;
+  readonly disableApiTermination: boolean | undefined;
+  readonly dryRun: DryRunCheck;
+}
+
+/** DescribeInstances / DescribeInstanceStatus parameters. */
+export interface DescribeInstancesRequest {
+  readonly instanceIds: readonly string[];
+  readonly filters: readonly Filter[];
+  readonly maxResults: number | undefined;
+  readonly nextToken: string | undefined;
+}
+
+/** What the instance service is built from. */
+export interface InstanceServiceDeps {
+  readonly db: Kysely<Database>;
+  readonly regions: Regions;
+  readonly paginator: Paginator;
+  readonly tags: TagService;
+  readonly images: ImageService;
+  readonly driver: VmDriver;
+}
+
+/** DescribeInstances MaxResults: 5..1000. */
+export const describeInstancesBounds = { min: 5, max: 1000, clampAbove: false } as const;
+
+const userDataBytesMax = 16 * 1024;
+
+const instanceFields: FilterFields<Instance> = {
+  architecture: () => 'x86_64',
+  'availability-zone': (i) => i.row.availability_zone,
+  'block-device-mapping.attach-time': (i) => i.mappings.map((m) => m.attach_time ?? ''),
+  'block-device-mapping.delete-on-termination': (i) =>
+    volumeMappings(i).map((m) => m.delete_on_termination === 1),
+  'block-device-mapping.device-name': (i) => volumeMappings(i).map((m) => m.device_name),
+  'block-device-mapping.status': (i) => volumeMappings(i).map((m) => m.attachment_state ?? ''),
+  'block-device-mapping.volume-id': (i) => volumeMappings(i).map((m) => m.volume_id ?? ''),
+  'client-token': (i) => i.row.client_token,
+  'image-id': (i) => i.row.image_id,
+  'instance-id': (i) => i.row.id,
+  'instance-state-code': (i) => stateCodes[instanceState(i.row.state)],
+  'instance-state-name': (i) => i.row.state,
+  'instance-type': (i) => i.row.instance_type,
+  'launch-time': (i) => i.row.launch_time,
+  'owner-id': (i) => i.row.account_id,
+  'placement.availability-zone': (i) => i.row.availability_zone,
+  'reservation-id': (i) => i.row.reservation_id,
+  'root-device-name': (i) => i.row.root_device_name,
+  'root-device-type': (i) => i.row.root_device_type,
+  'virtualization-type': () => 'hvm',
+};
+
+/** The mappings of an instance that are EBS volumes (EC2 lists only those in blockDeviceMapping). */
+export function volumeMappings(instance: Instance): InstanceMappingRow[] {
+  return instance.mappings.filter((m) => m.volume_id !== null);
+}
+
+/** Throws InvalidInstanceID.Malformed for ids that are not `i-` + 8 or 17 hex digits. */
+export function checkInstanceIds(ids: readonly string[]): void {
+  for (const id of ids) if (!isValidId(id, 'i')) throw new CloudError('InvalidInstanceID.Malformed', { id });
+}
+
+/** The instance service: every method takes the caller's account id. */
+export class InstanceService {
+  readonly #deps: InstanceServiceDeps;
+  /** RunInstances in flight per ClientToken, so retries of one token run one after another. */
+  readonly #tokenRuns = new Map<string, Promise<Instance[]>>();
+  /** Set by createCompute: the state machine that launches what RunInstances records. */
+  lifecycle: InstanceLifecycle | undefined;
+
+  constructor(deps: InstanceServiceDeps) {
+    this.#deps = deps;
+    deps.tags.registerKind({
+      prefix: 'i',
+      resourceType: 'instance',
+      notFound: 'InvalidInstanceID.NotFound',
+      access: async (accountId, id) => {
+        const rows = await this.#rows(accountId, [id]);
+        return rows.length === 0 ? 'missing' : 'owned';
+      },
+    });
+  }
+
+  async #rows(accountId: string, ids: readonly string[], after?: string): Promise<InstanceRow[]> {
+    let query = this.#deps.db
+      .selectFrom('instances')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .orderBy('id');
+    if (ids.length > 0) query = query.where('id', 'in', ids);
+    if (after !== undefined) query = query.where('id', '>', after);
+    return query.execute();
+  }
+
+  /** The caller's instances `ids`, all of them, or InvalidInstanceID.NotFound naming the missing. */
+  async owned(accountId: string, ids: readonly string[]): Promise<InstanceRow[]> {
+    if (ids.length === 0) throw new CloudError('MissingParameter', { name: 'InstanceId' });
+    checkInstanceIds(ids);
+    const rows = await this.#rows(accountId, ids);
+    const found = new Set(rows.map((r) => r.id));
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length > 0) throw new CloudError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
+    return ids.map((id) => rows.find((r) => r.id === id) as InstanceRow);
+  }
+
+  /** One of the caller's instances with disks and tags. */
+  async get(accountId: string, instanceId: string): Promise<Instance> {
+    const [row] = await this.owned(accountId, [instanceId]);
+    const [instance] = await this.complete(accountId, [row as InstanceRow]);
+    assert(instance !== undefined, 'a found instance has a description');
+    return instance;
+  }
+
+  /** Rows with their mappings and tags. */
+  async complete(accountId: string, rows: readonly InstanceRow[]): Promise<Instance[]> {
+    const ids = rows.map((r) => r.id);
+    const mappings = await mappingsOf(this.#deps.db, ids);
+    const tags = await this.#deps.tags.tagsOf(accountId, ids);
+    return rows.map((row) => ({
+      row,
+      mappings: mappings.filter((m) => m.owner_id === row.id),
+      tags: tags.get(row.id) ?? new Map(),
+    }));
+  }
+
+  /** RunInstances: records a reservation of `pending` instances and their volumes, then launches them. */
+  async run(accountId: string, request: RunInstancesRequest): Promise<Instance[]> {
+    const plan = await this.#planRun(accountId, request);
+    request.dryRun();
+    const token = request.clientToken;
+    if (token !== undefined) {
+      // Concurrent retries with one token must not both miss the lookup and both launch.
+      const key = `${accountId}\u0000${token}`;
+      const previous = this.#tokenRuns.get(key) ?? Promise.resolve();
+      const result = previous.then(
+        () => this.#runWithToken(accountId, request, plan, token),
+        () => this.#runWithToken(accountId, request, plan, token),
+      );
+      this.#tokenRuns.set(key, result);
+      void result
+        .finally(() => {
+          if (this.#tokenRuns.get(key) === result) this.#tokenRuns.delete(key);
+        })
+        .catch(() => undefined);
+      return result;
+    }
+    return this.#insertRun(accountId, request, plan, undefined);
+  }
+
+  async #runWithToken(
+    accountId: string,
+    request: RunInstancesRequest,
+    plan: RunPlan,
+    token: string,
+  ): Promise<Instance[]> {
+    const params = { ...request, dryRun: false };
+    const lookup = await lookupClientToken(this.#deps.db, accountId, 'RunInstances', token, params);
+    if (lookup.kind === 'replay') return this.#reservation(accountId, lookup.resourceId);
+    return this.#insertRun(accountId, request, plan, lookup.digest);
+  }
+
+  async #reservation(accountId: string, reservationId: string): Promise<Instance[]> {
+    const rows = await this.#deps.db
+      .selectFrom('instances')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('reservation_id', '=', reservationId)
+      .orderBy('launch_index')
+      .execute();
+    return this.complete(accountId, rows);
+  }
+
+  async #planRun(accountId: string, request: RunInstancesRequest): Promise<RunPlan> {
+    if (request.imageId === undefined || request.imageId === '')
+      throw new CloudError('MissingParameter', { name: 'ImageId' });
+    const minCount = requireCount(request.minCount, 'MinCount');
+    const maxCount = requireCount(request.maxCount, 'MaxCount');
+    if (minCount > maxCount) {
+      throw ec2Error(
+        'InvalidParameterValue',
+        `MinCount (${minCount}) must not exceed MaxCount (${maxCount}).`,
+      );
+    }
+    const count = Math.min(maxCount, limits.instancesPerRunMax);
+    if (count < minCount) {
+      throw ec2Error(
+        'InstanceLimitExceeded',
+        `You have requested more instances (${minCount}) than your current instance limit of ${limits.instancesPerRunMax} allows.`,
+      );
+    }
+    const type = instanceType(request.instanceType ?? defaultInstanceType);
+    const zone = request.zone ?? this.#deps.regions.zones[0]?.zoneName ?? '';
+    if (this.#deps.regions.zone(zone) === undefined) {
+      throw ec2Error('InvalidParameterValue', `Invalid availability zone: [${zone}]`);
+    }
+    checkUserData(request.userData);
+    const shutdownBehavior = request.shutdownBehavior ?? 'stop';
+    if (shutdownBehavior !== 'stop' && shutdownBehavior !== 'terminate') {
+      throw ec2Error(
+        'InvalidParameterValue',
+        `Value (${shutdownBehavior}) for parameter instanceInitiatedShutdownBehavior is invalid. Expected: stop or terminate.`,
+      );
+    }
+    const image = await this.#deps.images.launchable(accountId, request.imageId);
+    const mappings = await mergeMappings(
+      image.mappings,
+      request.mappings,
+      image.row.root_device_name,
+      this.#deps.images.snapshotSizes(accountId),
+    );
+    const { instanceTags, volumeTags } = splitTagSpecifications(request.tagSpecifications);
+    return {
+      count,
+      type: type.name,
+      zone,
+      shutdownBehavior,
+      image: image.row,
+      mappings,
+      instanceTags,
+      volumeTags,
+    };
+  }
+
+  async #insertRun(
+    accountId: string,
+    request: RunInstancesRequest,
+    plan: RunPlan,
+    digest: string | undefined,
+  ): Promise<Instance[]> {
+    const reservationId = newId('r');
+    const now = nowIso();
+    const rows: InstanceRow[] = [];
+    await this.#deps.db.transaction().execute(async (trx) => {
+      for (let index = 0; index < plan.count; index++) {
+        const row = this.#newRow(accountId, reservationId, index, request, plan, now);
+        rows.push(row);
+        await trx.insertInto('instances').values(row).execute();
+        const disks = planDisks(row.id, accountId, plan.zone, plan.mappings);
+        if (disks.volumes.length > 0) await trx.insertInto('volumes').values(disks.volumes).execute();
+        if (disks.rows.length > 0) await trx.insertInto('block_device_mappings').values(disks.rows).execute();
+        await this.#deps.tags.putTags(trx, accountId, row.id, 'instance', plan.instanceTags);
+        for (const volume of disks.volumes)
+          await this.#deps.tags.putTags(trx, accountId, volume.id, 'volume', plan.volumeTags);
+      }
+      if (request.clientToken !== undefined && digest !== undefined) {
+        await recordClientToken(trx, accountId, 'RunInstances', request.clientToken, digest, reservationId);
+      }
+    });
+    const lifecycle = this.lifecycle;
+    assert(lifecycle !== undefined, 'instances run only with a lifecycle');
+    for (const row of rows) lifecycle.launch(row.id);
+    return this.complete(accountId, rows);
+  }
+
+  #newRow(
+    accountId: string,
+    reservationId: string,
+    index: number,
+    request: RunInstancesRequest,
+    plan: RunPlan,
+    now: string,
+  ): InstanceRow {
+    return {
+      id: newId('i'),
+      account_id: accountId,
+      reservation_id: reservationId,
+      image_id: plan.image.id,
+      instance_type: plan.type,
+      state: 'pending',
+      state_transition_reason: '',
+      state_reason_code: 'pending',
+      availability_zone: plan.zone,
+      user_data: request.userData ?? null,
+      shutdown_behavior: plan.shutdownBehavior,
+      disable_api_termination: request.disableApiTermination === true ? 1 : 0,
+      root_device_name: plan.image.root_device_name,
+      root_device_type: plan.image.root_device_type,
+      boot_mode: plan.image.boot_mode ?? 'legacy-bios',
+      launch_index: index,
+      client_token: request.clientToken ?? null,
+      launch_time: now,
+      terminated_at: null,
+      created_at: now,
+    };
+  }
+
+  /** DescribeInstances: the caller's instances (terminated ones for a while), by id or filter, paged. */
+  async describe(
+    accountId: string,
+    request: DescribeInstancesRequest,
+    action = 'DescribeInstances',
+  ): Promise<Page<Instance>> {
+    const { instanceIds, filters, maxResults, nextToken } = request;
+    checkInstanceIds(instanceIds);
+    if (instanceIds.length > 0 && maxResults !== undefined) {
+      throw ec2Error(
+        'InvalidParameterCombination',
+        'The parameter instancesSet cannot be used with the parameter maxResults',
+      );
+    }
+    const scope = { action, accountId, filters, instanceIds };
+    const page = this.#deps.paginator.open(scope, maxResults, nextToken, describeInstancesBounds);
+    const visibleAfter = new Date(Date.now() - limits.terminatedInstanceVisibleMs).toISOString();
+    const rows = (await this.#rows(accountId, instanceIds, page.after)).filter(
+      (r) => r.terminated_at === null || r.terminated_at > visibleAfter,
+    );
+    if (instanceIds.length > 0) {
+      const found = new Set(rows.map((r) => r.id));
+      const missing = instanceIds.filter((id) => !found.has(id));
+      if (missing.length > 0) throw new CloudError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
+    }
+    const keep = compileFilters(filters, instanceFields, (i) => i.tags);
+    const instances = (await this.complete(accountId, rows)).filter(keep);
+    return this.#deps.paginator.page(scope, page, instances, (i) => i.row.id);
+  }
+
+  /** GetConsoleOutput: the serial console's tail, '' once the VM is gone. */
+  async consoleOutput(accountId: string, instanceId: string): Promise<string> {
+    await this.owned(accountId, [instanceId]);
+    try {
+      return await this.#deps.driver.consoleOutput(instanceId);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'not-found') return '';
+      throw error;
+    }
+  }
+
+  /** ModifyInstanceAttribute: one attribute per call, as EC2. */
+  async modifyAttribute(
+    accountId: string,
+    instanceId: string,
+    change: AttributeChange,
+    dryRun: DryRunCheck,
+  ): Promise<void> {
+    const { row } = await this.get(accountId, instanceId);
+    const set = await this.#attributeUpdate(row, change);
+    dryRun();
+    if (change.kind === 'deleteOnTermination') {
+      for (const { deviceName, value } of change.devices) {
+        await this.#deps.db
+          .updateTable('block_device_mappings')
+          .set({ delete_on_termination: value ? 1 : 0 })
+          .where('owner_id', '=', instanceId)
+          .where('device_name', '=', deviceName)
+          .execute();
+      }
+      return;
+    }
+    await this.#deps.db.updateTable('instances').set(set).where('id', '=', instanceId).execute();
+  }
+
+  async #attributeUpdate(row: InstanceRow, change: AttributeChange): Promise<Updateable<InstancesTable>> {
+    const stoppedOnly = (what: string): void => {
+      if (row.state !== 'stopped') {
+        throw ec2Error(
+          'IncorrectInstanceState',
+          `The instance '${row.id}' is not in the 'stopped' state; ${what} can only be modified on a stopped instance.`,
+        );
+      }
+    };
+    switch (change.kind) {
+      case 'instanceType':
+        stoppedOnly('instanceType');
+        return { instance_type: instanceType(change.value).name };
+      case 'userData':
+        stoppedOnly('userData');
+        checkUserData(change.value);
+        return { user_data: change.value === '' ? null : change.value };
+      case 'shutdownBehavior':
+        if (change.value !== 'stop' && change.value !== 'terminate') {
+          throw ec2Error(
+            'InvalidParameterValue',
+            `Value (${change.value}) for parameter instanceInitiatedShutdownBehavior is invalid. Expected: stop or terminate.`,
+          );
+        }
+        return { shutdown_behavior: change.value };
+      case 'disableApiTermination':
+        return { disable_api_termination: change.value ? 1 : 0 };
+      case 'deleteOnTermination': {
+        const { mappings } = (await this.complete(row.account_id, [row]))[0] as Instance;
+        for (const { deviceName } of change.devices) {
+          if (!mappings.some((m) => m.device_name === deviceName && m.volume_id !== null)) {
+            throw ec2Error('InvalidInstanceAttributeValue', `No device is currently mapped at ${deviceName}`);
+          }
+        }
+        return {};
+      }
+      default:
+        return assertNever(change, 'attribute change');
+    }
+  }
+
+  /** Instances by id for the lifecycle, any account (events carry only the id). */
+  async byId(instanceId: string): Promise<InstanceRow | undefined> {
+    return this.#deps.db.selectFrom('instances').selectAll().where('id', '=', instanceId).executeTakeFirst();
+  }
+
+  /** Throws IncorrectInstanceState unless every row is in one of `states`. */
+  static requireStates(rows: readonly InstanceRow[], states: readonly string[], action: string): void {
+    for (const row of rows) if (!states.includes(row.state)) throw incorrectState(row.id, row.state, action);
+  }
+}
+
+/** One ModifyInstanceAttribute change. */
+export type AttributeChange =
+  | { readonly kind: 'instanceType'; readonly value: string }
+  | { readonly kind: 'userData'; readonly value: string }
+  | { readonly kind: 'shutdownBehavior'; readonly value: string }
+  | { readonly kind: 'disableApiTermination'; readonly value: boolean }
+  | {
+      readonly kind: 'deleteOnTermination';
+      readonly devices: readonly { deviceName: string; value: boolean }[];
+    };
+
+interface RunPlan {
+  readonly count: number;
+  readonly type: string;
+  readonly zone: string;
+  readonly shutdownBehavior: string;
+  readonly image: {
+    id: string;
+    root_device_name: string;
+    root_device_type: string;
+    boot_mode: string | null;
+  };
+  readonly mappings: Awaited<ReturnType<typeof mergeMappings>>;
+  readonly instanceTags: Tag[];
+  readonly volumeTags: Tag[];
+}
+
+function requireCount(value: number | undefined, name: string): number {
+  if (value === undefined) throw new CloudError('MissingParameter', { name });
+  if (value < 1)
+    throw ec2Error(
+      'InvalidParameterValue',
+      `Value (${value}) for parameter ${name} is invalid. Expected: at least 1.`,
+    );
+  return value;
+}
+
+/** Checks user data is base64 of at most 16 KiB, as EC2. */
+export function checkUserData(userData: string | undefined): void {
+  if (userData === undefined || userData === '') return;
+  if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(userData)) {
+    throw ec2Error('InvalidParameterValue', 'Invalid BASE64 encoding of user data.');
+  }
+  if (Buffer.from(userData, 'base64').length > userDataBytesMax) {
+    throw ec2Error('InvalidParameterValue', `User data is limited to ${userDataBytesMax} bytes`);
+  }
+}
+
+/** RunInstances' TagSpecifications: `instance` and `volume` ones, anything else rejected like EC2. */
+export function splitTagSpecifications(specs: readonly TagSpecification[]): {
+  instanceTags: Tag[];
+  volumeTags: Tag[];
+} {
+  const of = (type: string): Tag[] =>
+    tagsForResource(
+      specs.filter((s) => s.resourceType === type),
+      type,
+    );
+  const other = specs.find((s) => s.resourceType !== 'instance' && s.resourceType !== 'volume');
+  if (other !== undefined) tagsForResource([other], 'instance');
+  return { instanceTags: of('instance'), volumeTags: of('volume') };
+}
