@@ -24,6 +24,8 @@ import { createEbs } from '../cloud/ebs/ebs.ts';
 import { createEbsDirect } from '../cloud/ebs-direct/ebs-direct.ts';
 import { createCompute } from '../cloud/instances/compute.ts';
 import { registerDemoImage } from '../cloud/images/demo-ami.ts';
+import { snapshotUsage } from '../cloud/images/images.ts';
+import { volumeAttachments } from '../cloud/instances/attachments.ts';
 import { createVmDriver } from '../compute/create-driver.ts';
 import type { VmDriver } from '../compute/vm-driver.ts';
 import { ebsDirectHandler } from '../api/ebs/ebs-router.ts';
@@ -203,6 +205,9 @@ function composeCloud(
     logger: options.logger,
     regions,
     optimizingMs: options.ebsOptimizingMs,
+    // Ports compute answers over its own tables; EBS never imports compute.
+    attachments: volumeAttachments(database.db),
+    snapshotUsage: snapshotUsage(database.db),
     ...(archive !== undefined ? { archive } : {}),
   });
   return {

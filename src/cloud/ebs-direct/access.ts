@@ -4,7 +4,7 @@
 // ResourceNotFoundException, exactly like a missing snapshot, so ids of other accounts do not leak.
 import { isValidId } from '../../base/ids.ts';
 import type { BlockStore } from '../../storage/block-store.ts';
-import { isSharedWith, type Db, type SnapshotRow } from '../ebs/lookups.ts';
+import { isSharedWith, unknownVolumeId, type Db, type SnapshotRow } from '../ebs/lookups.ts';
 import type { EnsureSnapshotInPool } from '../ebs/clone-snapshot.ts';
 import { snapshotNotFound, validation } from './exceptions.ts';
 
@@ -83,6 +83,3 @@ async function parentOf(db: Db, id: string): Promise<string | undefined> {
   const volume = await db.selectFrom('volumes').select('snapshot_id').where('id', '=', id).executeTakeFirst();
   return volume?.snapshot_id ?? undefined;
 }
-
-/** The volume id AWS shows for snapshots that were not taken from a volume (EBS direct, imports). */
-export const unknownVolumeId = 'vol-ffffffff';

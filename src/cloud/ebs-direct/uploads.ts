@@ -20,7 +20,8 @@ import { nowIso } from '../../db/schema.ts';
 import { StoreError } from '../../storage/block-store.ts';
 import type { Tag, TagService } from '../common/tags.ts';
 import { cloneFromSnapshot } from '../ebs/clone-snapshot.ts';
-import { checkSnapshotId, readableSnapshot, unknownVolumeId, type SnapshotAccess } from './access.ts';
+import { unknownVolumeId } from '../ebs/lookups.ts';
+import { checkSnapshotId, readableSnapshot, type SnapshotAccess } from './access.ts';
 import { snapshotNotFound, tokenConflict, validation } from './exceptions.ts';
 import { checkStartRequest, type CheckedStart, type StartSnapshotRequest } from './requests.ts';
 

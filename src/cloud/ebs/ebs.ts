@@ -8,9 +8,9 @@ import type { BlockStore } from '../../storage/block-store.ts';
 import type { Regions } from '../common/regions.ts';
 import { Paginator } from '../common/pagination.ts';
 import { TagService } from '../common/tags.ts';
-import { VolumeService } from './volumes.ts';
+import { VolumeService, type AttachmentLookup } from './volumes.ts';
 import { VolumeModifications } from './volume-modifications.ts';
-import { SnapshotService } from './snapshots.ts';
+import { SnapshotService, type SnapshotUsage } from './snapshots.ts';
 import { SnapshotPermissions } from './snapshot-permissions.ts';
 import { WorkQueue } from '../common/work-queue.ts';
 import type { SnapshotArchive } from './snapshot-archive.ts';
@@ -25,6 +25,10 @@ export interface EbsOptions {
   readonly optimizingMs?: number;
   /** `--snapshot-store`: archive snapshots and restore them from there (cloud/ebs/snapshot-archive.ts). */
   readonly archive?: SnapshotArchive;
+  /** Port: volumes' attachments, answered by compute (instances/attachments.ts, `volumeAttachments`). */
+  readonly attachments: AttachmentLookup;
+  /** Port: which image uses a snapshot, answered by images (images/images.ts, `snapshotUsage`). */
+  readonly snapshotUsage: SnapshotUsage;
 }
 
 /** The EBS domain services. */
@@ -61,7 +65,18 @@ export function createEbs(options: EbsOptions): Ebs {
           volumeReady: (id: string) => archive.volumeReady(id),
         }
       : {};
-  const volumes = new VolumeService({ db, store, logger, regions, paginator, tags, work, ...restore });
+  const { attachments } = options;
+  const volumes = new VolumeService({
+    db,
+    store,
+    logger,
+    regions,
+    paginator,
+    tags,
+    work,
+    attachments,
+    ...restore,
+  });
   const snapshots = new SnapshotService({
     db,
     store,
@@ -70,6 +85,7 @@ export function createEbs(options: EbsOptions): Ebs {
     paginator,
     tags,
     work,
+    usage: options.snapshotUsage,
     ...(archive !== undefined ? { archive } : {}),
   });
   // A deleted snapshot's archived copy outlives it while volumes read through to it (snapshots.ts, #purge).

@@ -80,3 +80,6 @@ export function idsWithMaxResults(setName: string): CloudError {
     message: `The parameter ${setName} cannot be used with the parameter maxResults`,
   });
 }
+
+/** The volume id AWS shows for snapshots that were not taken from a volume (EBS direct, imports). */
+export const unknownVolumeId = 'vol-ffffffff';

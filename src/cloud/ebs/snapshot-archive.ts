@@ -20,7 +20,7 @@ import { deleteArchivedSnapshot, type SweepReport } from '../../objectstore/dele
 import type { LazyRestoreStore } from '../../objectstore/lazy-restore/lazy-store.ts';
 import { readManifest, verifySnapshot, type VerifyReport } from '../../objectstore/restorer.ts';
 import { ArchiveError, type SnapshotStore } from '../../objectstore/snapshot-store.ts';
-import { unknownVolumeId } from '../ebs-direct/access.ts';
+import { unknownVolumeId } from './lookups.ts';
 
 /** Tuning of the archive service; tests shorten the deadlines. */
 export interface SnapshotArchiveSettings {

@@ -76,6 +76,14 @@ export interface SnapshotServiceDeps {
   readonly work: WorkQueue;
   /** `--snapshot-store`: when set, snapshots stay `pending` until archived (cloud/ebs/snapshot-archive.ts). */
   readonly archive?: SnapshotArchive;
+  /** Whether an image still uses a snapshot (DeleteSnapshot's InvalidSnapshot.InUse); images answer. */
+  readonly usage: SnapshotUsage;
+}
+
+/** The port through which EBS asks who uses a snapshot; the image service implements it. */
+export interface SnapshotUsage {
+  /** The id of an image whose block device mappings name `snapshotId`, if any. */
+  imageUsing(snapshotId: string): Promise<string | undefined>;
 }
 
 /** DescribeSnapshots MaxResults: 5..1000, larger values return 1000 (EC2 reference). */
@@ -371,14 +379,15 @@ export class SnapshotService {
     });
   }
 
-  // Images arrive later; they register in an `images` table whose block device mappings name snapshots.
   async #checkNotInUse(snapshotId: string): Promise<void> {
     const user = await this.imageUsing(snapshotId);
     if (user !== undefined) throw new CloudError('InvalidSnapshot.InUse', { id: snapshotId, user });
   }
 
-  /** Hook for the image service: returns the image id that uses `snapshotId`, if any. */
-  imageUsing: (snapshotId: string) => Promise<string | undefined> = () => Promise.resolve(undefined);
+  /** The image using `snapshotId`, if any, as the SnapshotUsage port answers. */
+  imageUsing(snapshotId: string): Promise<string | undefined> {
+    return this.#deps.usage.imageUsing(snapshotId);
+  }
 
   /** CopySnapshot within this region, in O(1): clone the source into a scratch volume and snapshot that. */
   async copy(accountId: string, request: CopySnapshotRequest): Promise<Snapshot> {

@@ -32,7 +32,7 @@ import type { DryRunCheck } from '../common/dry-run.ts';
 export interface Volume {
   readonly row: VolumeRow;
   readonly tags: ReadonlyMap<string, string>;
-  /** Its attachment to an instance, if any (filled through `attachmentsOf`, set by compute). */
+  /** Its attachment to an instance, if any (from the AttachmentLookup port). */
   readonly attachment?: VolumeAttachment;
 }
 
@@ -91,6 +91,14 @@ export interface VolumeServiceDeps {
   readonly ensureSnapshotInPool?: EnsureSnapshotInPool;
   /** What a volume made from a snapshot waits for before `available` (`--fast-restore`: full hydration). */
   readonly volumeReady?: (volumeId: string) => Promise<void>;
+  /** Who a volume is attached to: compute answers (DescribeVolumes' attachmentSet and attachment.* filters). */
+  readonly attachments: AttachmentLookup;
+}
+
+/** The port through which EBS learns volumes' attachments; compute implements it over its mappings. */
+export interface AttachmentLookup {
+  /** The attachment of each of `volumeIds` that has one. */
+  attachmentsOf(volumeIds: readonly string[]): Promise<ReadonlyMap<string, VolumeAttachment>>;
 }
 
 /** DescribeVolumes MaxResults: 5..500, larger values return 500 (EC2 reference). */
@@ -302,7 +310,7 @@ export class VolumeService {
         ? await this.#deps.tags.tagsOf(accountId)
         : new Map<string, Map<string, string>>();
       if (filters.some((f) => f.name.startsWith('attachment.'))) {
-        const attachments = await this.attachmentsOf(rows.map((r) => r.id));
+        const attachments = await this.#deps.attachments.attachmentsOf(rows.map((r) => r.id));
         for (const row of rows) {
           const attachment = attachments.get(row.id);
           if (attachment !== undefined) attachmentOfRow.set(row, attachment);
@@ -343,17 +351,13 @@ export class VolumeService {
       accountId,
       rows.map((r) => r.id),
     );
-    const attachments = await this.attachmentsOf(rows.map((r) => r.id));
+    const attachments = await this.#deps.attachments.attachmentsOf(rows.map((r) => r.id));
     return rows.map((row) => ({
       row,
       tags: tags.get(row.id) ?? new Map(),
       attachment: attachments.get(row.id),
     }));
   }
-
-  /** Hook for compute: the attachments of `volumeIds` (none until compute sets it). */
-  attachmentsOf: (volumeIds: readonly string[]) => Promise<Map<string, VolumeAttachment>> = () =>
-    Promise.resolve(new Map());
 
   /** One of the caller's volumes with its tags, or InvalidVolume.NotFound. */
   async get(accountId: string, volumeId: string): Promise<Volume> {

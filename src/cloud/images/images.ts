@@ -1,6 +1,6 @@
 // AMIs: RegisterImage, DescribeImages, DeregisterImage and the image attributes. An image is a row plus block
 // device mappings naming snapshots; while it is registered, DeleteSnapshot of those snapshots answers
-// InvalidSnapshot.InUse (the `imageUsing` hook of the snapshot service). Instance-store images have their
+// InvalidSnapshot.InUse (`snapshotUsage`, the snapshot service's SnapshotUsage port). Instance-store images have their
 // root in an imported file instead (cloud/images/instance-store-images.ts).
 import type { Kysely, Selectable } from 'kysely';
 import { newId, isValidId } from '../../base/ids.ts';
@@ -13,6 +13,7 @@ import { compileFilters, type Filter, type FilterFields } from '../common/filter
 import type { Page, Paginator } from '../common/pagination.ts';
 import { tagsForResource, type TagService, type TagSpecification } from '../common/tags.ts';
 import { visibleSnapshot } from '../ebs/lookups.ts';
+import type { SnapshotUsage } from '../ebs/snapshots.ts';
 import { checkImportedFile, claimImportedFile, releaseImageFile } from './instance-store-images.ts';
 import {
   imageMappingRow,
@@ -139,17 +140,6 @@ export class ImageService {
       .where('grantee', 'in', [accountId, 'all'])
       .executeTakeFirst();
     return grant !== undefined;
-  }
-
-  /** The image id using `snapshotId` in a mapping, if any (DeleteSnapshot's InvalidSnapshot.InUse). */
-  async imageUsing(snapshotId: string): Promise<string | undefined> {
-    const row = await this.#deps.db
-      .selectFrom('block_device_mappings')
-      .select('owner_id')
-      .where('snapshot_id', '=', snapshotId)
-      .where('owner_id', 'like', 'ami-%')
-      .executeTakeFirst();
-    return row?.owner_id;
   }
 
   /** A snapshot-size lookup for mappings, honouring what `accountId` may see. */
@@ -466,4 +456,19 @@ export class ImageService {
 /** Throws InvalidAMIID.Malformed for ids that are not `ami-` + 8 or 17 hex digits. */
 export function checkImageIds(ids: readonly string[]): void {
   for (const id of ids) if (!isValidId(id, 'ami')) throw new CloudError('InvalidAMIID.Malformed', { id });
+}
+
+/** The SnapshotUsage port EBS asks before DeleteSnapshot: the image whose mappings name a snapshot, if any. */
+export function snapshotUsage(db: Kysely<Database>): SnapshotUsage {
+  return {
+    async imageUsing(snapshotId) {
+      const row = await db
+        .selectFrom('block_device_mappings')
+        .select('owner_id')
+        .where('snapshot_id', '=', snapshotId)
+        .where('owner_id', 'like', 'ami-%')
+        .executeTakeFirst();
+      return row?.owner_id;
+    },
+  };
 }

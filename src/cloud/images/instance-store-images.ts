@@ -11,7 +11,11 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.ts';
 import { runTool } from '../../compute/run-tool.ts';
 import { ec2Error } from '../errors.ts';
-import { ephemeralDir } from '../instances/disks.ts';
+
+/** Where an instance's instance-store files live (its root overlay here, its ephemeral disks: instances/disks.ts). */
+export function ephemeralDir(dataDir: string, instanceId: string): string {
+  return join(dataDir, 'instance-store', instanceId);
+}
 
 /** Where imported and registered instance-store image files live. */
 export function imagesDir(dataDir: string): string {

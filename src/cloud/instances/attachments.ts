@@ -11,6 +11,7 @@ import { VmDriverError, type VmDriver } from '../../compute/vm-driver.ts';
 import type { NbdServer } from '../../nbd/nbd-server.ts';
 import { checkDeviceName } from '../images/block-device-mappings.ts';
 import type { Ebs } from '../ebs/ebs.ts';
+import type { AttachmentLookup } from '../ebs/volumes.ts';
 import { ownedVolume } from '../ebs/lookups.ts';
 import { mappingsOf, volumeDisk, type InstanceMappingRow } from './disks.ts';
 import { incorrectState } from './instance-states.ts';
@@ -39,6 +40,21 @@ export interface AttachmentServiceDeps {
   readonly logger: Logger;
 }
 
+/** The AttachmentLookup port EBS asks for DescribeVolumes' attachmentSet: volumes' rows in the mappings. */
+export function volumeAttachments(db: Kysely<Database>): AttachmentLookup {
+  return {
+    async attachmentsOf(volumeIds) {
+      if (volumeIds.length === 0) return new Map();
+      const rows = await db
+        .selectFrom('block_device_mappings')
+        .selectAll()
+        .where('volume_id', 'in', volumeIds)
+        .execute();
+      return new Map(rows.map((r) => [r.volume_id as string, attachmentOf(r)]));
+    },
+  };
+}
+
 function attachmentOf(row: InstanceMappingRow, status = row.attachment_state ?? ''): Attachment {
   return {
     volumeId: row.volume_id ?? '',
@@ -56,17 +72,6 @@ export class AttachmentService {
 
   constructor(deps: AttachmentServiceDeps) {
     this.#deps = deps;
-  }
-
-  /** The attachment of `volumeId`, if it has one (DescribeVolumes' attachmentSet). */
-  async attachmentsOf(volumeIds: readonly string[]): Promise<Map<string, Attachment>> {
-    if (volumeIds.length === 0) return new Map();
-    const rows = await this.#deps.db
-      .selectFrom('block_device_mappings')
-      .selectAll()
-      .where('volume_id', 'in', volumeIds)
-      .execute();
-    return new Map(rows.map((r) => [r.volume_id as string, attachmentOf(r)]));
   }
 
   /** AttachVolume. */

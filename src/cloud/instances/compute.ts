@@ -10,6 +10,7 @@ import type { Ebs } from '../ebs/ebs.ts';
 import type { Regions } from '../common/regions.ts';
 import { ImageService } from '../images/images.ts';
 import { InstanceService } from './instances.ts';
+import { InstanceRecords } from './instance-records.ts';
 import { InstanceLifecycle } from './lifecycle.ts';
 import { AttachmentService } from './attachments.ts';
 import { createImage, type CreateImageRequest } from './image-creation.ts';
@@ -51,7 +52,7 @@ export interface Compute {
   close(): Promise<void>;
 }
 
-/** Builds the compute services and hooks images into DeleteSnapshot's InvalidSnapshot.InUse check. */
+/** Builds the compute services; EBS was built first, with compute's ports (`volumeAttachments`, `snapshotUsage`). */
 export function createCompute(options: ComputeOptions): Compute {
   const { db, ebs, driver, logger } = options;
   const work = new WorkQueue(logger);
@@ -63,15 +64,19 @@ export function createCompute(options: ComputeOptions): Compute {
     uefi: async () => (await driver.capabilities()).uefi,
     dataDir: options.dataDir,
   });
-  ebs.snapshots.imageUsing = (snapshotId) => images.imageUsing(snapshotId);
-  const instances = new InstanceService({ db, regions: options.regions, paginator, tags, images, driver });
-  const lifecycle = new InstanceLifecycle({ ...options, instances, work });
-  instances.lifecycle = lifecycle;
+  const records = new InstanceRecords(db);
+  const lifecycle = new InstanceLifecycle({ ...options, instances: records, work });
+  const instances = new InstanceService({
+    db,
+    regions: options.regions,
+    paginator,
+    tags,
+    images,
+    driver,
+    records,
+    launcher: lifecycle,
+  });
   const attachments = new AttachmentService({ ...options, instances, work });
-  ebs.volumes.attachmentsOf = async (volumeIds) => {
-    const found = await attachments.attachmentsOf(volumeIds);
-    return new Map([...found].map(([id, a]) => [id, { ...a }]));
-  };
   return {
     driver,
     images,

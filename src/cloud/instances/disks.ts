@@ -20,6 +20,7 @@ import type { DiskSpec } from '../../compute/vm-driver.ts';
 import type { Mapping } from '../images/block-device-mappings.ts';
 import { cloneFromSnapshot, type EnsureSnapshotInPool } from '../ebs/clone-snapshot.ts';
 import type { VolumeRow } from '../ebs/lookups.ts';
+import { ephemeralDir } from '../images/instance-store-images.ts';
 
 /** A stored mapping of an instance. */
 export type InstanceMappingRow = Selectable<BlockDeviceMappingsTable>;
@@ -160,11 +161,6 @@ export async function materializeVolumes(
         .execute();
     });
   }
-}
-
-/** Where an instance's instance-store files live. */
-export function ephemeralDir(dataDir: string, instanceId: string): string {
-  return join(dataDir, 'instance-store', instanceId);
 }
 
 /** Makes (or keeps) the sparse scratch file of an ephemeral mapping; `empty` truncates it first (stop). */

@@ -1,9 +1,9 @@
 // EC2 instances: RunInstances, DescribeInstances, DescribeInstanceStatus, the instance attributes and
 // GetConsoleOutput. The state machine (start, stop, reboot, terminate, driver events, restart
 // reconciliation) lives in lifecycle.ts; disks in disks.ts.
-import type { Kysely, Selectable, Updateable } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 import { assert, assertNever } from '../../base/assert.ts';
-import { isValidId, newId } from '../../base/ids.ts';
+import { newId } from '../../base/ids.ts';
 import { limits } from '../../base/limits.ts';
 import { CloudError, ec2Error } from '../errors.ts';
 import type { Database } from '../../db/schema.ts';
@@ -19,12 +19,9 @@ import { mergeMappings, type MappingRequest } from '../images/block-device-mappi
 import type { ImageService } from '../images/images.ts';
 import { defaultInstanceType, instanceType } from './instance-types.ts';
 import { mappingsOf, planDisks, type InstanceMappingRow } from './disks.ts';
-import { stateCodes, instanceState, incorrectState } from './instance-states.ts';
-import type { InstanceLifecycle } from './lifecycle.ts';
+import { stateCodes, instanceState } from './instance-states.ts';
+import { checkInstanceIds, type InstanceRecords, type InstanceRow } from './instance-records.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
-
-/** An instance row as read. */
-export type InstanceRow = Selectable<InstancesTable>;
 
 /** An instance with its disks and tags. */
 export interface Instance {
@@ -66,6 +63,16 @@ export interface InstanceServiceDeps {
   readonly tags: TagService;
   readonly images: ImageService;
   readonly driver: VmDriver;
+  /** Instance rows, shared with the lifecycle. */
+  readonly records: InstanceRecords;
+  /** Starts what RunInstances recorded (the lifecycle). */
+  readonly launcher: InstanceLauncher;
+}
+
+/** The port RunInstances hands recorded instances to: the lifecycle launches them in the background. */
+export interface InstanceLauncher {
+  /** Queues the launch of the `pending` instance `instanceId`; never throws (failures end in its state). */
+  launch(instanceId: string): void;
 }
 
 /** DescribeInstances MaxResults: 5..1000. */
@@ -102,18 +109,11 @@ export function volumeMappings(instance: Instance): InstanceMappingRow[] {
   return instance.mappings.filter((m) => m.volume_id !== null);
 }
 
-/** Throws InvalidInstanceID.Malformed for ids that are not `i-` + 8 or 17 hex digits. */
-export function checkInstanceIds(ids: readonly string[]): void {
-  for (const id of ids) if (!isValidId(id, 'i')) throw new CloudError('InvalidInstanceID.Malformed', { id });
-}
-
 /** The instance service: every method takes the caller's account id. */
 export class InstanceService {
   readonly #deps: InstanceServiceDeps;
   /** RunInstances in flight per ClientToken, so retries of one token run one after another. */
   readonly #tokenRuns = new Map<string, Promise<Instance[]>>();
-  /** Set by createCompute: the state machine that launches what RunInstances records. */
-  lifecycle: InstanceLifecycle | undefined;
 
   constructor(deps: InstanceServiceDeps) {
     this.#deps = deps;
@@ -122,32 +122,20 @@ export class InstanceService {
       resourceType: 'instance',
       notFound: 'InvalidInstanceID.NotFound',
       access: async (accountId, id) => {
-        const rows = await this.#rows(accountId, [id]);
+        const rows = await this.#deps.records.rows(accountId, [id]);
         return rows.length === 0 ? 'missing' : 'owned';
       },
     });
   }
 
-  async #rows(accountId: string, ids: readonly string[], after?: string): Promise<InstanceRow[]> {
-    let query = this.#deps.db
-      .selectFrom('instances')
-      .selectAll()
-      .where('account_id', '=', accountId)
-      .orderBy('id');
-    if (ids.length > 0) query = query.where('id', 'in', ids);
-    if (after !== undefined) query = query.where('id', '>', after);
-    return query.execute();
+  /** The caller's instances `ids`, all of them, or InvalidInstanceID.NotFound naming the missing. */
+  owned(accountId: string, ids: readonly string[]): Promise<InstanceRow[]> {
+    return this.#deps.records.owned(accountId, ids);
   }
 
-  /** The caller's instances `ids`, all of them, or InvalidInstanceID.NotFound naming the missing. */
-  async owned(accountId: string, ids: readonly string[]): Promise<InstanceRow[]> {
-    if (ids.length === 0) throw new CloudError('MissingParameter', { name: 'InstanceId' });
-    checkInstanceIds(ids);
-    const rows = await this.#rows(accountId, ids);
-    const found = new Set(rows.map((r) => r.id));
-    const missing = ids.filter((id) => !found.has(id));
-    if (missing.length > 0) throw new CloudError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
-    return ids.map((id) => rows.find((r) => r.id === id) as InstanceRow);
+  /** An instance by id, any account (driver events and background work carry only the id). */
+  byId(instanceId: string): Promise<InstanceRow | undefined> {
+    return this.#deps.records.byId(instanceId);
   }
 
   /** One of the caller's instances with disks and tags. */
@@ -293,9 +281,7 @@ export class InstanceService {
         await recordClientToken(trx, accountId, 'RunInstances', request.clientToken, digest, reservationId);
       }
     });
-    const lifecycle = this.lifecycle;
-    assert(lifecycle !== undefined, 'instances run only with a lifecycle');
-    for (const row of rows) lifecycle.launch(row.id);
+    for (const row of rows) this.#deps.launcher.launch(row.id);
     return this.complete(accountId, rows);
   }
 
@@ -348,7 +334,7 @@ export class InstanceService {
     const scope = { action, accountId, filters, instanceIds };
     const page = this.#deps.paginator.open(scope, maxResults, nextToken, describeInstancesBounds);
     const visibleAfter = new Date(Date.now() - limits.terminatedInstanceVisibleMs).toISOString();
-    const rows = (await this.#rows(accountId, instanceIds, page.after)).filter(
+    const rows = (await this.#deps.records.rows(accountId, instanceIds, page.after)).filter(
       (r) => r.terminated_at === null || r.terminated_at > visibleAfter,
     );
     if (instanceIds.length > 0) {
@@ -435,16 +421,6 @@ export class InstanceService {
       default:
         return assertNever(change, 'attribute change');
     }
-  }
-
-  /** Instances by id for the lifecycle, any account (events carry only the id). */
-  async byId(instanceId: string): Promise<InstanceRow | undefined> {
-    return this.#deps.db.selectFrom('instances').selectAll().where('id', '=', instanceId).executeTakeFirst();
-  }
-
-  /** Throws IncorrectInstanceState unless every row is in one of `states`. */
-  static requireStates(rows: readonly InstanceRow[], states: readonly string[], action: string): void {
-    for (const row of rows) if (!states.includes(row.state)) throw incorrectState(row.id, row.state, action);
   }
 }
 

@@ -27,7 +27,7 @@ import {
 import { releaseImageFile, rootOverlay } from '../images/instance-store-images.ts';
 import { instanceType, scaledForHost } from './instance-types.ts';
 import { instanceState, type InstanceState, type StateChange } from './instance-states.ts';
-import { InstanceService, type InstanceRow } from './instances.ts';
+import { requireStates, type InstanceRecords, type InstanceRow } from './instance-records.ts';
 import { noDryRun, type DryRunCheck } from '../common/dry-run.ts';
 
 /** What the lifecycle is built from. */
@@ -39,7 +39,8 @@ export interface InstanceLifecycleDeps {
   readonly logger: Logger;
   readonly ebs: Ebs;
   readonly driver: VmDriver;
-  readonly instances: InstanceService;
+  /** Instance rows (the lifecycle never needs the InstanceService that hands it launches). */
+  readonly instances: InstanceRecords;
   readonly work: WorkQueue;
 }
 
@@ -182,7 +183,7 @@ export class InstanceLifecycle {
   /** StartInstances: stopped → pending → running; running and pending are left as they are. */
   async start(accountId: string, ids: readonly string[], dryRun: DryRunCheck): Promise<StateChange[]> {
     const rows = await this.#deps.instances.owned(accountId, ids);
-    InstanceService.requireStates(rows, ['stopped', 'pending', 'running'], 'started');
+    requireStates(rows, ['stopped', 'pending', 'running'], 'started');
     for (const row of rows) if (row.state === 'stopped') await this.#requireRoot(row);
     dryRun();
     const changes: StateChange[] = [];
@@ -230,7 +231,7 @@ export class InstanceLifecycle {
         );
       }
     }
-    InstanceService.requireStates(rows, ['running', 'stopping', 'stopped'], 'stopped');
+    requireStates(rows, ['running', 'stopping', 'stopped'], 'stopped');
     dryRun();
     const changes: StateChange[] = [];
     const reason = {
@@ -272,7 +273,7 @@ export class InstanceLifecycle {
   /** RebootInstances: asks the guest to restart (falling back to a reset); the instance stays running. */
   async reboot(accountId: string, ids: readonly string[], dryRun: DryRunCheck): Promise<void> {
     const rows = await this.#deps.instances.owned(accountId, ids);
-    InstanceService.requireStates(rows, ['running'], 'rebooted');
+    requireStates(rows, ['running'], 'rebooted');
     dryRun();
     for (const row of rows) {
       this.#enqueue(row.id, async () => {
