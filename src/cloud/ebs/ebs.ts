@@ -7,6 +7,7 @@ import type { Database } from '../../db/schema.ts';
 import type { BlockStore } from '../../storage/block-store.ts';
 import type { Regions } from '../common/regions.ts';
 import { Paginator } from '../common/pagination.ts';
+import { ClientTokens } from '../common/client-tokens.ts';
 import { TagService } from '../common/tags.ts';
 import { VolumeService, type AttachmentLookup } from './volumes.ts';
 import { VolumeModifications } from './volume-modifications.ts';
@@ -41,6 +42,8 @@ export interface Ebs {
   readonly tags: TagService;
   /** Shared by every Describe action, so tokens are sealed with one secret. */
   readonly paginator: Paginator;
+  /** ClientToken idempotency, shared by every create action (one bound for all). */
+  readonly clientTokens: ClientTokens;
   /** The snapshot archive, when a `--snapshot-store` is configured. */
   readonly archive: SnapshotArchive | undefined;
   /** Completes transitions a crash interrupted; call once before serving. */
@@ -56,6 +59,7 @@ export function createEbs(options: EbsOptions): Ebs {
   const { db, store, logger, regions } = options;
   const work = new WorkQueue(logger);
   const paginator = new Paginator();
+  const clientTokens = new ClientTokens(db);
   const tags = new TagService(db, paginator);
   const { archive } = options;
   const restore =
@@ -65,26 +69,10 @@ export function createEbs(options: EbsOptions): Ebs {
           volumeReady: (id: string) => archive.volumeReady(id),
         }
       : {};
-  const { attachments } = options;
-  const volumes = new VolumeService({
-    db,
-    store,
-    logger,
-    regions,
-    paginator,
-    tags,
-    work,
-    attachments,
-    ...restore,
-  });
+  const shared = { db, store, logger, regions, paginator, tags, work, clientTokens };
+  const volumes = new VolumeService({ ...shared, attachments: options.attachments, ...restore });
   const snapshots = new SnapshotService({
-    db,
-    store,
-    logger,
-    regions,
-    paginator,
-    tags,
-    work,
+    ...shared,
     usage: options.snapshotUsage,
     ...(archive !== undefined ? { archive } : {}),
   });
@@ -104,6 +92,7 @@ export function createEbs(options: EbsOptions): Ebs {
     permissions,
     tags,
     paginator,
+    clientTokens,
     archive,
     async recover() {
       await volumes.recover();

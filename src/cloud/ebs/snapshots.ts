@@ -22,7 +22,7 @@ import type { Regions } from '../common/regions.ts';
 import { compileFilters, filtersUseTags, type Filter, type FilterFields } from '../common/filters.ts';
 import type { Page, Paginator } from '../common/pagination.ts';
 import { tagsForResource, type Tag, type TagService, type TagSpecification } from '../common/tags.ts';
-import { lookupClientToken, recordClientToken } from '../common/client-tokens.ts';
+import type { ClientTokens, RecordToken } from '../common/client-tokens.ts';
 import {
   checkIds,
   idsWithMaxResults,
@@ -74,6 +74,8 @@ export interface SnapshotServiceDeps {
   readonly paginator: Paginator;
   readonly tags: TagService;
   readonly work: WorkQueue;
+  /** ClientToken idempotency for CopySnapshot. */
+  readonly clientTokens: ClientTokens;
   /** `--snapshot-store`: when set, snapshots stay `pending` until archived (cloud/ebs/snapshot-archive.ts). */
   readonly archive?: SnapshotArchive;
   /** Whether an image still uses a snapshot (DeleteSnapshot's InvalidSnapshot.InUse); images answer. */
@@ -195,13 +197,12 @@ export class SnapshotService {
   async #insert(
     row: SnapshotRow,
     tags: readonly { key: string; value: string }[],
-    token?: TokenRecord,
+    recordToken?: RecordToken,
   ): Promise<void> {
     await this.#deps.db.transaction().execute(async (trx) => {
       await trx.insertInto('snapshots').values(row).execute();
       await this.#deps.tags.putTags(trx, row.account_id, row.id, 'snapshot', tags);
-      if (token)
-        await recordClientToken(trx, row.account_id, 'CopySnapshot', token.token, token.digest, row.id);
+      await recordToken?.(trx, row.id);
     });
   }
 
@@ -409,10 +410,15 @@ export class SnapshotService {
     checkDescription(request.description);
     const tags = tagsForResource(request.tagSpecifications, 'snapshot');
     request.dryRun();
-    const run = (): Promise<Snapshot> => this.#insertCopy(accountId, request, source, tags);
-    const token = request.clientToken;
-    if (token === undefined) return run();
-    return this.#deps.work.exclusive(`client-token:CopySnapshot:${accountId}:${token}`, run);
+    // An empty ClientToken counts as none; `dryRun: false` keeps the digests of tokens recorded before.
+    const scope = { accountId, action: 'CopySnapshot', params: { ...request, dryRun: false } };
+    return this.#deps.clientTokens.once(
+      { ...scope, token: request.clientToken === '' ? undefined : request.clientToken },
+      {
+        create: (record) => this.#insertCopy(accountId, request, source, tags, record),
+        replay: (snapshotId) => this.#replayCopy(accountId, snapshotId),
+      },
+    );
   }
 
   async #insertCopy(
@@ -420,15 +426,8 @@ export class SnapshotService {
     request: CopySnapshotRequest,
     source: SnapshotRow,
     tags: readonly Tag[],
+    recordToken: RecordToken | undefined,
   ): Promise<Snapshot> {
-    const token = request.clientToken;
-    const lookup = token
-      ? await lookupClientToken(this.#deps.db, accountId, 'CopySnapshot', token, {
-          ...request,
-          dryRun: false,
-        })
-      : undefined;
-    if (lookup?.kind === 'replay') return this.#replayCopy(accountId, lookup.resourceId);
     const encrypted = request.encrypted === true || source.encrypted === 1 ? 1 : 0;
     const row = {
       ...this.#newRow(
@@ -441,11 +440,7 @@ export class SnapshotService {
       ),
       source_snapshot_id: source.id,
     };
-    await this.#insert(
-      row,
-      tags,
-      token && lookup?.kind === 'new' ? { token, digest: lookup.digest } : undefined,
-    );
+    await this.#insert(row, tags, recordToken);
     this.#enqueueCopy(row.id, source.id);
     return { row, tags: new Map(tags.map((t) => [t.key, t.value])) };
   }
@@ -505,11 +500,6 @@ export class SnapshotService {
       }
     }
   }
-}
-
-interface TokenRecord {
-  readonly token: string;
-  readonly digest: string;
 }
 
 function checkDescription(description: string | undefined): void {

@@ -22,7 +22,7 @@ import { compileFilters, filtersUseTags, type Filter, type FilterFields } from '
 import type { Page, Paginator } from '../common/pagination.ts';
 import { tagsForResource, type Tag, type TagService, type TagSpecification } from '../common/tags.ts';
 import { parseVolumeType, resolvePerformance } from './volume-types.ts';
-import { lookupClientToken, recordClientToken } from '../common/client-tokens.ts';
+import type { ClientTokens, RecordToken } from '../common/client-tokens.ts';
 import { checkIds, idsWithMaxResults, ownedVolume, visibleSnapshot, type VolumeRow } from './lookups.ts';
 import type { WorkQueue } from '../common/work-queue.ts';
 import { ArchiveError } from '../../objectstore/snapshot-store.ts';
@@ -87,6 +87,8 @@ export interface VolumeServiceDeps {
   readonly paginator: Paginator;
   readonly tags: TagService;
   readonly work: WorkQueue;
+  /** ClientToken idempotency for CreateVolume. */
+  readonly clientTokens: ClientTokens;
   /** Restores an archived snapshot whose pool copy is gone (cloud/ebs/snapshot-archive.ts); none without a store. */
   readonly ensureSnapshotInPool?: EnsureSnapshotInPool;
   /** What a volume made from a snapshot waits for before `available` (`--fast-restore`: full hydration). */
@@ -152,24 +154,23 @@ export class VolumeService {
   async create(accountId: string, request: CreateVolumeRequest): Promise<Volume> {
     const plan = await this.#planCreate(accountId, request);
     request.dryRun();
-    const token = request.clientToken;
-    if (token === undefined) return this.#insertVolume(accountId, request, plan);
-    // Concurrent retries with one token must not both miss the lookup and both create.
-    const key = `client-token:CreateVolume:${accountId}:${token}`;
-    return this.#deps.work.exclusive(key, () => this.#insertVolume(accountId, request, plan));
+    // An empty ClientToken counts as none; `dryRun: false` keeps the digests of tokens recorded before.
+    const scope = { accountId, action: 'CreateVolume', params: { ...request, dryRun: false } };
+    return this.#deps.clientTokens.once(
+      { ...scope, token: request.clientToken === '' ? undefined : request.clientToken },
+      {
+        create: (record) => this.#insertVolume(accountId, plan, record),
+        replay: (volumeId) => this.#replay(accountId, volumeId),
+      },
+    );
   }
 
   async #insertVolume(
     accountId: string,
-    request: CreateVolumeRequest,
     { tags, ...plan }: CreatePlan,
+    recordToken: RecordToken | undefined,
   ): Promise<Volume> {
     const { db } = this.#deps;
-    const token = request.clientToken;
-    const lookup = token
-      ? await lookupClientToken(db, accountId, 'CreateVolume', token, { ...request, dryRun: false })
-      : undefined;
-    if (lookup?.kind === 'replay') return this.#replay(accountId, lookup.resourceId);
     const row: VolumeRow = {
       ...plan,
       id: newId('vol'),
@@ -180,8 +181,7 @@ export class VolumeService {
     await db.transaction().execute(async (trx) => {
       await trx.insertInto('volumes').values(row).execute();
       await this.#deps.tags.putTags(trx, accountId, row.id, 'volume', tags);
-      if (token && lookup?.kind === 'new')
-        await recordClientToken(trx, accountId, 'CreateVolume', token, lookup.digest, row.id);
+      await recordToken?.(trx, row.id);
     });
     this.#enqueueCreate(row);
     return { row, tags: new Map(tags.map((t) => [t.key, t.value])) };

@@ -56,7 +56,7 @@ export interface Compute {
 export function createCompute(options: ComputeOptions): Compute {
   const { db, ebs, driver, logger } = options;
   const work = new WorkQueue(logger);
-  const { paginator, tags } = ebs;
+  const { paginator, tags, clientTokens } = ebs;
   const images = new ImageService({
     db,
     paginator,
@@ -73,6 +73,7 @@ export function createCompute(options: ComputeOptions): Compute {
     tags,
     images,
     driver,
+    clientTokens,
     records,
     launcher: lifecycle,
   });

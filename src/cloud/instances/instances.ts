@@ -14,7 +14,7 @@ import { compileFilters, type Filter, type FilterFields } from '../common/filter
 import type { Page, Paginator } from '../common/pagination.ts';
 import type { Regions } from '../common/regions.ts';
 import { tagsForResource, type Tag, type TagService, type TagSpecification } from '../common/tags.ts';
-import { lookupClientToken, recordClientToken } from '../common/client-tokens.ts';
+import type { ClientTokens, RecordToken } from '../common/client-tokens.ts';
 import { mergeMappings, type MappingRequest } from '../images/block-device-mappings.ts';
 import type { ImageService } from '../images/images.ts';
 import { defaultInstanceType, instanceType } from './instance-types.ts';
@@ -63,6 +63,8 @@ export interface InstanceServiceDeps {
   readonly tags: TagService;
   readonly images: ImageService;
   readonly driver: VmDriver;
+  /** ClientToken idempotency for RunInstances. */
+  readonly clientTokens: ClientTokens;
   /** Instance rows, shared with the lifecycle. */
   readonly records: InstanceRecords;
   /** Starts what RunInstances recorded (the lifecycle). */
@@ -112,8 +114,6 @@ export function volumeMappings(instance: Instance): InstanceMappingRow[] {
 /** The instance service: every method takes the caller's account id. */
 export class InstanceService {
   readonly #deps: InstanceServiceDeps;
-  /** RunInstances in flight per ClientToken, so retries of one token run one after another. */
-  readonly #tokenRuns = new Map<string, Promise<Instance[]>>();
 
   constructor(deps: InstanceServiceDeps) {
     this.#deps = deps;
@@ -162,36 +162,15 @@ export class InstanceService {
   async run(accountId: string, request: RunInstancesRequest): Promise<Instance[]> {
     const plan = await this.#planRun(accountId, request);
     request.dryRun();
-    const token = request.clientToken;
-    if (token !== undefined) {
-      // Concurrent retries with one token must not both miss the lookup and both launch.
-      const key = `${accountId}\u0000${token}`;
-      const previous = this.#tokenRuns.get(key) ?? Promise.resolve();
-      const result = previous.then(
-        () => this.#runWithToken(accountId, request, plan, token),
-        () => this.#runWithToken(accountId, request, plan, token),
-      );
-      this.#tokenRuns.set(key, result);
-      void result
-        .finally(() => {
-          if (this.#tokenRuns.get(key) === result) this.#tokenRuns.delete(key);
-        })
-        .catch(() => undefined);
-      return result;
-    }
-    return this.#insertRun(accountId, request, plan, undefined);
-  }
-
-  async #runWithToken(
-    accountId: string,
-    request: RunInstancesRequest,
-    plan: RunPlan,
-    token: string,
-  ): Promise<Instance[]> {
-    const params = { ...request, dryRun: false };
-    const lookup = await lookupClientToken(this.#deps.db, accountId, 'RunInstances', token, params);
-    if (lookup.kind === 'replay') return this.#reservation(accountId, lookup.resourceId);
-    return this.#insertRun(accountId, request, plan, lookup.digest);
+    // `dryRun: false` keeps the digests of tokens recorded before.
+    const scope = { accountId, action: 'RunInstances', params: { ...request, dryRun: false } };
+    return this.#deps.clientTokens.once(
+      { ...scope, token: request.clientToken },
+      {
+        create: (record) => this.#insertRun(accountId, request, plan, record),
+        replay: (reservationId) => this.#reservation(accountId, reservationId),
+      },
+    );
   }
 
   async #reservation(accountId: string, reservationId: string): Promise<Instance[]> {
@@ -260,7 +239,7 @@ export class InstanceService {
     accountId: string,
     request: RunInstancesRequest,
     plan: RunPlan,
-    digest: string | undefined,
+    recordToken: RecordToken | undefined,
   ): Promise<Instance[]> {
     const reservationId = newId('r');
     const now = nowIso();
@@ -277,9 +256,7 @@ export class InstanceService {
         for (const volume of disks.volumes)
           await this.#deps.tags.putTags(trx, accountId, volume.id, 'volume', plan.volumeTags);
       }
-      if (request.clientToken !== undefined && digest !== undefined) {
-        await recordClientToken(trx, accountId, 'RunInstances', request.clientToken, digest, reservationId);
-      }
+      await recordToken?.(trx, reservationId);
     });
     for (const row of rows) this.#deps.launcher.launch(row.id);
     return this.complete(accountId, rows);
