@@ -24,6 +24,7 @@ import { unknownVolumeId } from '../ebs/lookups.ts';
 import { checkSnapshotId, readableSnapshot, type SnapshotAccess } from './access.ts';
 import { snapshotNotFound, tokenConflict, validation } from './exceptions.ts';
 import { checkStartRequest, type CheckedStart, type StartSnapshotRequest } from './requests.ts';
+import { snapshotStates, transitionSnapshot } from '../ebs/snapshot-states.ts';
 
 const blockBytes = limits.ebsBlockBytes;
 
@@ -362,11 +363,10 @@ export class EbsUploads {
     if (store.device(upload.snapshotId) === undefined)
       await store.snapshot(upload.volumeId, upload.snapshotId);
     await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('snapshots')
-        .set(this.#deps.archiveSealed !== undefined ? { progress: 0 } : { state: 'completed', progress: 100 })
-        .where('id', '=', upload.snapshotId)
-        .execute();
+      // With an archive the snapshot stays `pending` (progress restarts) until archived; else it is done.
+      if (this.#deps.archiveSealed !== undefined)
+        await trx.updateTable('snapshots').set({ progress: 0 }).where('id', '=', upload.snapshotId).execute();
+      else await transitionSnapshot(trx, upload.snapshotId, snapshotStates, 'completed', { progress: 100 });
       await trx
         .updateTable('ebs_direct_uploads')
         .set({ state: 'completed' })
@@ -397,7 +397,7 @@ export class EbsUploads {
 
   async #markError(snapshotId: string): Promise<void> {
     await this.#deps.db.transaction().execute(async (trx) => {
-      await trx.updateTable('snapshots').set({ state: 'error' }).where('id', '=', snapshotId).execute();
+      await transitionSnapshot(trx, snapshotId, snapshotStates, 'error');
       await trx
         .updateTable('ebs_direct_uploads')
         .set({ state: 'error' })
@@ -434,11 +434,7 @@ export class EbsUploads {
       } else if (fields.sizeBytes === 0) {
         await this.#markError(row.snapshot_id);
       } else {
-        await db
-          .updateTable('snapshots')
-          .set({ state: 'pending' })
-          .where('id', '=', row.snapshot_id)
-          .execute();
+        await transitionSnapshot(db, row.snapshot_id, snapshotStates, 'pending');
         this.#track(fields);
       }
     }

@@ -21,6 +21,7 @@ import type { LazyRestoreStore } from '../../objectstore/lazy-restore/lazy-store
 import { readManifest, verifySnapshot, type VerifyReport } from '../../objectstore/restorer.ts';
 import { ArchiveError, type SnapshotStore } from '../../objectstore/snapshot-store.ts';
 import { unknownVolumeId } from './lookups.ts';
+import { transitionSnapshot } from './snapshot-states.ts';
 
 /** Tuning of the archive service; tests shorten the deadlines. */
 export interface SnapshotArchiveSettings {
@@ -100,12 +101,11 @@ export class SnapshotArchive {
     await writes;
     // A snapshot of a lazily restored volume now reads through to its own archived copy.
     await this.#deps.lazy?.rebase(snapshotId);
-    await db
-      .updateTable('snapshots')
-      .set({ state: 'completed', progress: 100, archived: 1, state_message: null })
-      .where('id', '=', snapshotId)
-      .where('state', '=', 'pending')
-      .execute();
+    await transitionSnapshot(db, snapshotId, ['pending'], 'completed', {
+      progress: 100,
+      archived: 1,
+      state_message: null,
+    });
     const { alreadyArchived, chunksExamined, chunksUploaded, bytesUploaded, retries } = result;
     logger.info(
       {

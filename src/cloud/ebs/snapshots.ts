@@ -36,6 +36,7 @@ import type { SnapshotArchive } from './snapshot-archive.ts';
 import { cloneFromSnapshot } from './clone-snapshot.ts';
 import { ArchiveError } from '../../objectstore/snapshot-store.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
+import { snapshotStates, transitionSnapshot } from './snapshot-states.ts';
 
 /** A snapshot as the caller sees it: tags only when the caller owns it. */
 export interface Snapshot {
@@ -161,7 +162,7 @@ export class SnapshotService {
     await work
       .exclusive(volumeId, () => store.snapshot(volumeId, row.id))
       .catch(async (error: unknown) => {
-        await db.updateTable('snapshots').set({ state: 'error' }).where('id', '=', row.id).execute();
+        await transitionSnapshot(db, row.id, snapshotStates, 'error');
         throw error;
       });
     this.#enqueueComplete(row.id);
@@ -223,23 +224,14 @@ export class SnapshotService {
   async #finish(snapshotId: string): Promise<void> {
     const { db, archive } = this.#deps;
     if (archive !== undefined) return archive.archive(snapshotId);
-    await db
-      .updateTable('snapshots')
-      .set({ state: 'completed', progress: 100 })
-      .where('id', '=', snapshotId)
-      .where('state', '=', 'pending')
-      .execute();
+    await transitionSnapshot(db, snapshotId, ['pending'], 'completed', { progress: 100 });
   }
 
   // A cancelled archive (daemon stopping) stays `pending` for recover(); an ArchiveError is the StateMessage.
   async #recordError(snapshotId: string, error: unknown): Promise<void> {
     if (error instanceof ArchiveError && error.code === 'ECANCELED') return;
     const message = error instanceof ArchiveError ? error.message : null;
-    await this.#deps.db
-      .updateTable('snapshots')
-      .set({ state: 'error', state_message: message })
-      .where('id', '=', snapshotId)
-      .execute();
+    await transitionSnapshot(this.#deps.db, snapshotId, snapshotStates, 'error', { state_message: message });
   }
 
   /** Archives a `pending` snapshot already sealed in the pool (EBS direct CompleteSnapshot), in the background. */
@@ -341,7 +333,7 @@ export class SnapshotService {
     if (row.state === 'pending')
       throw ec2Error('IncorrectState', `The snapshot '${snapshotId}' is still pending.`);
     dryRun();
-    await db.updateTable('snapshots').set({ state: 'deleting' }).where('id', '=', snapshotId).execute();
+    await transitionSnapshot(db, snapshotId, snapshotStates, 'deleting');
     await work.exclusive(snapshotId, () => this.#purge(snapshotId, row.archived === 1));
   }
 
@@ -496,7 +488,7 @@ export class SnapshotService {
       } else if (store.device(row.id) !== undefined) {
         this.#enqueueComplete(row.id);
       } else {
-        await db.updateTable('snapshots').set({ state: 'error' }).where('id', '=', row.id).execute();
+        await transitionSnapshot(db, row.id, snapshotStates, 'error');
       }
     }
   }

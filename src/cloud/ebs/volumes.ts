@@ -7,7 +7,7 @@
 //   removed. On start, `deleting` rows are finished the same way.
 // So a crash leaves at worst a row in a transitional state, which `recover()` completes; the store never
 // holds a device that no row points at.
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { newId } from '../../base/ids.ts';
 import { assert } from '../../base/assert.ts';
 import { units } from '../../base/limits.ts';
@@ -27,6 +27,7 @@ import { checkIds, idsWithMaxResults, ownedVolume, visibleSnapshot, type VolumeR
 import type { WorkQueue } from '../common/work-queue.ts';
 import { ArchiveError } from '../../objectstore/snapshot-store.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
+import { transitionVolume, volumeStates, type VolumeState } from './volume-states.ts';
 
 /** A volume with the caller's tags on it. */
 export interface Volume {
@@ -258,17 +259,12 @@ export class VolumeService {
       async () => {
         await this.#makeDevice(row);
         if (row.snapshot_id !== null) await this.#deps.volumeReady?.(row.id);
-        await db
-          .updateTable('volumes')
-          .set({ state: 'available' })
-          .where('id', '=', row.id)
-          .where('state', '=', 'creating')
-          .execute();
+        await transitionVolume(db, row.id, ['creating'], 'available');
       },
       async (error) => {
         // A restore from the archive cut by shutdown stays `creating`: recover() creates it again.
         if (error instanceof ArchiveError && error.code === 'ECANCELED') return;
-        await db.updateTable('volumes').set({ state: 'error' }).where('id', '=', row.id).execute();
+        await transitionVolume(db, row.id, volumeStates, 'error');
       },
     );
   }
@@ -376,14 +372,8 @@ export class VolumeService {
       throw ec2Error('IncorrectState', `The volume '${volumeId}' is '${row.state}' and cannot be deleted.`);
     }
     dryRun();
-    const updated = await this.#deps.db
-      .updateTable('volumes')
-      .set({ state: 'deleting' })
-      .where('id', '=', volumeId)
-      .where('state', '=', row.state)
-      .executeTakeFirst();
-    if (updated.numUpdatedRows !== 1n)
-      throw ec2Error('IncorrectState', `The volume '${volumeId}' changed state; try again.`);
+    const moved = await transitionVolume(this.#deps.db, volumeId, [row.state as VolumeState], 'deleting');
+    if (!moved) throw ec2Error('IncorrectState', `The volume '${volumeId}' changed state; try again.`);
     this.#enqueueDelete(volumeId);
   }
 
@@ -402,7 +392,7 @@ export class VolumeService {
         });
       },
       async () => {
-        await db.updateTable('volumes').set({ state: 'error' }).where('id', '=', volumeId).execute();
+        await transitionVolume(db, volumeId, volumeStates, 'error');
       },
     );
   }
@@ -430,15 +420,45 @@ export class VolumeService {
    * state; returns false (and changes nothing) when the volume is not in `from`.
    */
   async setInUse(accountId: string, volumeId: string, inUse: boolean): Promise<boolean> {
-    const [from, to] = inUse ? ['available', 'in-use'] : ['in-use', 'available'];
-    const result = await this.#deps.db
-      .updateTable('volumes')
-      .set({ state: to })
-      .where('account_id', '=', accountId)
-      .where('id', '=', volumeId)
-      .where('state', '=', from)
-      .executeTakeFirst();
-    return result.numUpdatedRows === 1n;
+    const [from, to]: VolumeState[] = inUse ? ['available', 'in-use'] : ['in-use', 'available'];
+    return transitionVolume(this.#deps.db, volumeId, [from as VolumeState], to as VolumeState, accountId);
+  }
+
+  /** For RunInstances: records its new volumes `creating`, in compute's transaction; compute then materializes them. */
+  async insertForInstance(trx: Transaction<Database>, rows: readonly VolumeRow[]): Promise<void> {
+    assert(
+      rows.every((r) => r.state === 'creating'),
+      'volumes start creating',
+    );
+    if (rows.length > 0) await trx.insertInto('volumes').values(rows).execute();
+  }
+
+  /**
+   * For an instance launch: makes the device of a volume RunInstances recorded (repeatable; archived snapshots
+   * come back first). After a restart EBS recovery may make the same `creating` volume concurrently: either wins.
+   */
+  async materialize(volumeId: string, sizeGiB: number, snapshotId: string | null): Promise<void> {
+    const { store, ensureSnapshotInPool } = this.#deps;
+    if (store.device(volumeId) !== undefined) return;
+    const bytes = sizeGiB * units.GiB;
+    const made =
+      snapshotId !== null
+        ? cloneFromSnapshot(store, ensureSnapshotInPool, snapshotId, volumeId, bytes)
+        : store.createVolume(volumeId, bytes);
+    await made.catch((error: unknown) => {
+      if (store.device(volumeId) === undefined) throw error;
+    });
+  }
+
+  /** For an instance launch: a materialized volume goes `in-use`, inside compute's transaction. */
+  async attachToInstance(trx: Transaction<Database>, volumeId: string): Promise<void> {
+    await transitionVolume(trx, volumeId, ['creating', 'available'], 'in-use');
+  }
+
+  /** For an instance that let go of a volume (terminate): back to `available`, or `error` when its device is gone. */
+  async release(volumeId: string): Promise<void> {
+    const to = this.#deps.store.device(volumeId) === undefined ? 'error' : 'available';
+    await transitionVolume(this.#deps.db, volumeId, ['in-use', 'creating'], to);
   }
 
   /** DescribeVolumeStatus: health of the caller's volumes (always ok: the pool has no degraded states yet). */

@@ -73,6 +73,7 @@ export function createCompute(options: ComputeOptions): Compute {
     tags,
     images,
     driver,
+    volumes: ebs.volumes,
     clientTokens,
     records,
     launcher: lifecycle,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Kysely, Selectable } from 'kysely';
 import { assert } from '../../base/assert.ts';
 import { newId } from '../../base/ids.ts';
-import { limits, units } from '../../base/limits.ts';
+import { limits } from '../../base/limits.ts';
 import type { Database } from '../../db/schema.ts';
 import { nowIso } from '../../db/schema.ts';
 import type { BlockDeviceMappingsTable } from '../../db/tables/block-device-mappings.ts';
@@ -18,8 +18,8 @@ import type { NbdServer } from '../../nbd/nbd-server.ts';
 import type { BlockStore } from '../../storage/block-store.ts';
 import type { DiskSpec } from '../../compute/vm-driver.ts';
 import type { Mapping } from '../images/block-device-mappings.ts';
-import { cloneFromSnapshot, type EnsureSnapshotInPool } from '../ebs/clone-snapshot.ts';
 import type { VolumeRow } from '../ebs/lookups.ts';
+import type { VolumeService } from '../ebs/volumes.ts';
 import { ephemeralDir } from '../images/instance-store-images.ts';
 
 /** A stored mapping of an instance. */
@@ -120,39 +120,22 @@ export async function mappingsOf(
 }
 
 /**
- * Makes the devices of an instance's `attaching` volumes (repeatable; archived snapshots come back through
- * `ensureSnapshotInPool` first) and marks them attached/in-use.
+ * Has EBS make the devices of an instance's `attaching` volumes (repeatable) and marks them attached/in-use;
+ * the volume's state is EBS's to write, the mapping's compute's.
  */
 export async function materializeVolumes(
-  deps: InstanceDisksDeps,
+  db: Kysely<Database>,
+  volumes: VolumeService,
   instanceId: string,
-  ensureSnapshotInPool?: EnsureSnapshotInPool,
 ): Promise<void> {
-  const { db, store } = deps;
   const rows = (await mappingsOf(db, [instanceId])).filter(
     (r) => r.attachment_state === 'attaching' && r.volume_id,
   );
   for (const row of rows) {
     const volumeId = row.volume_id as string;
-    if (store.device(volumeId) === undefined) {
-      const bytes = (row.volume_size_gib ?? 0) * units.GiB;
-      // After a restart the EBS recovery may make the same `creating` volume concurrently: either wins.
-      const snapshotId = row.snapshot_id;
-      const made =
-        snapshotId !== null
-          ? cloneFromSnapshot(store, ensureSnapshotInPool, snapshotId, volumeId, bytes)
-          : store.createVolume(volumeId, bytes);
-      await made.catch((error: unknown) => {
-        if (store.device(volumeId) === undefined) throw error;
-      });
-    }
+    await volumes.materialize(volumeId, row.volume_size_gib ?? 0, row.snapshot_id);
     await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('volumes')
-        .set({ state: 'in-use' })
-        .where('id', '=', volumeId)
-        .where('state', 'in', ['creating', 'available'])
-        .execute();
+      await volumes.attachToInstance(trx, volumeId);
       await trx
         .updateTable('block_device_mappings')
         .set({ attachment_state: 'attached' })

@@ -17,6 +17,7 @@ import { tagsForResource, type Tag, type TagService, type TagSpecification } fro
 import type { ClientTokens, RecordToken } from '../common/client-tokens.ts';
 import { mergeMappings, type MappingRequest } from '../images/block-device-mappings.ts';
 import type { ImageService } from '../images/images.ts';
+import type { VolumeService } from '../ebs/volumes.ts';
 import { defaultInstanceType, instanceType } from './instance-types.ts';
 import { mappingsOf, planDisks, type InstanceMappingRow } from './disks.ts';
 import { stateCodes, instanceState } from './instance-states.ts';
@@ -63,6 +64,8 @@ export interface InstanceServiceDeps {
   readonly tags: TagService;
   readonly images: ImageService;
   readonly driver: VmDriver;
+  /** EBS volumes: RunInstances records its new volumes through them. */
+  readonly volumes: VolumeService;
   /** ClientToken idempotency for RunInstances. */
   readonly clientTokens: ClientTokens;
   /** Instance rows, shared with the lifecycle. */
@@ -250,7 +253,7 @@ export class InstanceService {
         rows.push(row);
         await trx.insertInto('instances').values(row).execute();
         const disks = planDisks(row.id, accountId, plan.zone, plan.mappings);
-        if (disks.volumes.length > 0) await trx.insertInto('volumes').values(disks.volumes).execute();
+        await this.#deps.volumes.insertForInstance(trx, disks.volumes);
         if (disks.rows.length > 0) await trx.insertInto('block_device_mappings').values(disks.rows).execute();
         await this.#deps.tags.putTags(trx, accountId, row.id, 'instance', plan.instanceTags);
         for (const volume of disks.volumes)

@@ -115,7 +115,7 @@ export class InstanceLifecycle {
   }
 
   async #spawn(row: InstanceRow): Promise<void> {
-    await materializeVolumes(this.#deps, row.id, this.#deps.ebs.archive?.ensureInPool);
+    await materializeVolumes(this.#deps.db, this.#deps.ebs.volumes, row.id);
     const size = scaledForHost(instanceType(row.instance_type));
     const instanceStoreRoot =
       row.root_device_type === 'instance-store'
@@ -328,18 +328,12 @@ export class InstanceLifecycle {
 
   // Volumes first go back to `available` (detached); DeleteOnTermination ones are then deleted through EBS.
   async #releaseVolumes(row: InstanceRow): Promise<void> {
-    const { db, nbd, store, ebs } = this.#deps;
+    const { db, nbd, ebs } = this.#deps;
     for (const mapping of await mappingsOf(db, [row.id])) {
       const volumeId = mapping.volume_id;
       if (volumeId === null) continue;
       nbd.unlock(volumeId);
-      const state = store.device(volumeId) === undefined ? 'error' : 'available';
-      await db
-        .updateTable('volumes')
-        .set({ state })
-        .where('id', '=', volumeId)
-        .where('state', 'in', ['in-use', 'creating'])
-        .execute();
+      await ebs.volumes.release(volumeId);
       if (mapping.delete_on_termination === 1) {
         await ebs.volumes.delete(row.account_id, volumeId, noDryRun).catch((error: unknown) => {
           this.#deps.logger.warn({ err: error, volumeId }, 'could not delete a DeleteOnTermination volume');
