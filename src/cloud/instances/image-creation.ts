@@ -10,7 +10,7 @@ import type { Ebs } from '../ebs/ebs.ts';
 import type { ImageRow, ImageService } from '../images/images.ts';
 import { incorrectState } from './instance-states.ts';
 import type { InstanceLifecycle } from './lifecycle.ts';
-import type { InstanceService } from './instances.ts';
+import type { Instance, InstanceService } from './instances.ts';
 import { tagsForResource, type TagSpecification } from '../common/tags.ts';
 import type { WorkQueue } from '../common/work-queue.ts';
 import { noDryRun, type DryRunCheck } from '../common/dry-run.ts';
@@ -63,23 +63,8 @@ export async function createImage(
   );
   const snapshotSpecs = request.tagSpecifications.filter((s) => s.resourceType !== 'image');
   tagsForResource(snapshotSpecs, 'snapshot');
-  // The instance's own volumes, as the image would map them before the request's overrides.
-  const current: Mapping[] = instance.mappings.map((m) =>
-    m.virtual_name !== null
-      ? { kind: 'ephemeral', deviceName: m.device_name, virtualName: m.virtual_name }
-      : {
-          kind: 'ebs',
-          deviceName: m.device_name,
-          snapshotId: null,
-          volumeSizeGiB: m.volume_size_gib ?? 1,
-          volumeType: m.volume_type ?? 'gp2',
-          iops: null,
-          throughput: null,
-          deleteOnTermination: m.delete_on_termination === 1,
-        },
-  );
   const merged = await mergeMappings(
-    current,
+    currentMappings(instance),
     request.mappings,
     instance.row.root_device_name,
     images.snapshotSizes(accountId),
@@ -110,6 +95,24 @@ export async function createImage(
     },
   );
   return row;
+}
+
+// The instance's own volumes, as the image would map them before the request's overrides.
+function currentMappings(instance: Instance): Mapping[] {
+  return instance.mappings.map((m) =>
+    m.virtual_name !== null
+      ? { kind: 'ephemeral', deviceName: m.device_name, virtualName: m.virtual_name }
+      : {
+          kind: 'ebs',
+          deviceName: m.device_name,
+          snapshotId: null,
+          volumeSizeGiB: m.volume_size_gib ?? 1,
+          volumeType: m.volume_type ?? 'gp2',
+          iops: null,
+          throughput: null,
+          deleteOnTermination: m.delete_on_termination === 1,
+        },
+  );
 }
 
 // Mappings that still name the instance's volume (snapshotId null, same device) become snapshots of it.
