@@ -18,8 +18,8 @@ import { isEbsPath, notImplementedEbs } from './ebs/ebs-router.ts';
 import type { EbsHandler } from './ebs/ebs-router.ts';
 import { handleEc2Query } from './ec2/ec2-query.ts';
 import { QueryParams } from './ec2/query-params.ts';
-import { ApiError, renderError } from './errors.ts';
-import type { ErrorProtocol } from './errors.ts';
+import { ApiError } from './errors.ts';
+import { renderError, type ErrorProtocol } from './render-error.ts';
 
 /** Where and what to serve. */
 export interface ApiServerOptions {

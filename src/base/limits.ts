@@ -89,6 +89,8 @@ export const limits = {
   snapshotDescriptionCharsMax: 255,
   /** EC2 ClientToken length (ASCII); a row per token is kept in client_tokens. */
   clientTokenCharsMax: 64,
+  /** ClientTokens with a create in flight at once; each holds a promise chain until its create ends. Beyond it: RequestLimitExceeded. */
+  clientTokensInFlightMax: 1000,
   /** PostgreSQL pool size per daemon; each connection costs a backend process (~10 MiB) on the server. */
   dbConnectionsMax: 10,
   /** SQLite waits this long for a lock before SQLITE_BUSY; a request can stall this long behind a writer. */

@@ -3,8 +3,8 @@
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AccountError, Accounts } from '../cloud/accounts.ts';
-import { SecretBox } from '../cloud/accounts-secrets.ts';
+import { AccountError, Accounts } from '../cloud/common/accounts.ts';
+import { SecretBox } from '../cloud/common/accounts-secrets.ts';
 import { openDatabase } from '../db/database.ts';
 import { dataDirOption, databaseLocation, databaseOption } from '../daemon/daemon-config.ts';
 

@@ -3,7 +3,7 @@
 // the daemon's host: `qemu-img convert` writes FILE (raw, qcow2, vmdk …) as qcow2 into
 // `<data-dir>/images/import-<uuid>.qcow2`, then RegisterImage through the EC2 API (credentials and endpoint
 // as `strata snapshot upload` finds them) with that file name as ImageLocation; the daemon renames it to
-// `<ami-id>.qcow2` (cloud/instance-store-images.ts). A failed registration removes the file.
+// `<ami-id>.qcow2` (cloud/images/instance-store-images.ts). A failed registration removes the file.
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { EC2Client, RegisterImageCommand } from '@aws-sdk/client-ec2';
 import { buildDemoImage } from '../compute/image/demo-image.ts';
 import { runTool } from '../compute/run-tool.ts';
-import { imagesDir } from '../cloud/instance-store-images.ts';
+import { imagesDir } from '../cloud/images/instance-store-images.ts';
 import { dataDirOption } from '../daemon/daemon-config.ts';
 import { ebsClientFor } from './snapshot.ts';
 

@@ -1,7 +1,7 @@
 // The lazy-restore flags of `strata serve` (docs/archive.md, "Lazy restore"), with their environment variables.
 import { InvalidArgumentError, Option } from 'commander';
 import { units } from '../base/limits.ts';
-import type { SnapshotArchiveSettings } from '../cloud/snapshot-archive.ts';
+import type { SnapshotArchiveSettings } from '../cloud/ebs/snapshot-archive.ts';
 
 /** The parsed flags, as commander hands them over. */
 export interface RestoreFlags {

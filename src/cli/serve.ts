@@ -3,7 +3,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { createLogger } from '../base/log.ts';
 import type { Hypervisor } from '../cloud/cloud.ts';
-import { defaultRegion } from '../cloud/regions.ts';
+import { defaultRegion } from '../cloud/common/regions.ts';
 import { startDaemon } from '../daemon/daemon.ts';
 import type { DaemonOptions } from '../daemon/daemon.ts';
 import { dataDirOption, databaseOption, defaultListen, parseListenAddress } from '../daemon/daemon-config.ts';

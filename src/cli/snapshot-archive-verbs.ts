@@ -1,4 +1,4 @@
-// `strata snapshot verify|evict|import-archive`: the snapshot archive's verbs (cloud/snapshot-archive.ts).
+// `strata snapshot verify|evict|import-archive`: the snapshot archive's verbs (cloud/ebs/snapshot-archive.ts).
 // - verify reads only the snapshot store, so it runs any time, from any host that reaches the store;
 // - import-archive writes one database row (like `strata account`), so it runs with the daemon up or down;
 // - evict changes the pool, which only one process may open: with the daemon running it asks the daemon
@@ -8,9 +8,9 @@ import type { Command } from 'commander';
 import { silentLogger } from '../base/log.ts';
 import { socketAnswers } from '../base/private-socket.ts';
 import { adminRequest } from '../daemon/admin-socket.ts';
-import { Accounts } from '../cloud/accounts.ts';
-import { SecretBox } from '../cloud/accounts-secrets.ts';
-import { SnapshotArchive } from '../cloud/snapshot-archive.ts';
+import { Accounts } from '../cloud/common/accounts.ts';
+import { SecretBox } from '../cloud/common/accounts-secrets.ts';
+import { SnapshotArchive } from '../cloud/ebs/snapshot-archive.ts';
 import { openDatabase } from '../db/database.ts';
 import { dataDirOption, databaseLocation, databaseOption } from '../daemon/daemon-config.ts';
 import { Archive } from '../objectstore/objectstore.ts';

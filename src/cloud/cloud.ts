@@ -10,11 +10,11 @@ import type { Database } from '../db/schema.ts';
 import type { DbDialect } from '../db/database.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import type { NbdServer } from '../nbd/nbd-server.ts';
-import type { Accounts } from './accounts.ts';
-import type { Regions } from './regions.ts';
-import type { Ebs } from './ebs.ts';
-import type { EbsDirect } from './ebs-direct.ts';
-import type { Compute } from './compute.ts';
+import type { Accounts } from './common/accounts.ts';
+import type { Regions } from './common/regions.ts';
+import type { Ebs } from './ebs/ebs.ts';
+import type { EbsDirect } from './ebs-direct/ebs-direct.ts';
+import type { Compute } from './instances/compute.ts';
 
 /** Which hypervisor backs instances (compute/ is built separately; the choice is carried here). */
 export type Hypervisor = 'qemu' | 'fake';
@@ -36,10 +36,10 @@ export interface Cloud {
   /** The API endpoint URL clients use (`http://127.0.0.1:8773`), for responses that name it. */
   readonly endpoint: string;
   readonly hypervisor: Hypervisor;
-  /** EBS control plane: volumes, modifications, snapshots, sharing and tags (cloud/ebs.ts). */
+  /** EBS control plane: volumes, modifications, snapshots, sharing and tags (cloud/ebs/ebs.ts). */
   readonly ebs: Ebs;
-  /** EBS direct API: snapshot block reads and uploads (cloud/ebs-direct.ts). */
+  /** EBS direct API: snapshot block reads and uploads (cloud/ebs-direct/ebs-direct.ts). */
   readonly ebsDirect: EbsDirect;
-  /** EC2 compute: images, instances and their state machine over the VmDriver (cloud/compute.ts). */
+  /** EC2 compute: images, instances and their state machine over the VmDriver (cloud/instances/compute.ts). */
   readonly compute: Compute;
 }

@@ -2,7 +2,7 @@
 // so `AWS_SHARED_CREDENTIALS_FILE=<dd>/credentials AWS_CONFIG_FILE=<dd>/config aws --profile strata …` works.
 import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyPair } from '../cloud/accounts.ts';
+import type { KeyPair } from '../cloud/common/accounts.ts';
 
 /** The profile name Strata writes. */
 export const profileName = 'strata';

@@ -16,14 +16,16 @@ import type { BlockStore } from '../storage/block-store.ts';
 import { startNbdServer } from '../nbd/start-nbd-server.ts';
 import { loadOrCreateKeyFile } from '../base/key-file.ts';
 import type { NbdServer } from '../nbd/nbd-server.ts';
-import { Accounts } from '../cloud/accounts.ts';
-import type { AccessKey, KeyPair } from '../cloud/accounts.ts';
-import { SecretBox } from '../cloud/accounts-secrets.ts';
-import { createRegions } from '../cloud/regions.ts';
-import { createEbs } from '../cloud/ebs.ts';
-import { createEbsDirect } from '../cloud/ebs-direct.ts';
-import { createCompute } from '../cloud/compute.ts';
-import { registerDemoImage } from '../cloud/demo-ami.ts';
+import { Accounts } from '../cloud/common/accounts.ts';
+import type { AccessKey, KeyPair } from '../cloud/common/accounts.ts';
+import { SecretBox } from '../cloud/common/accounts-secrets.ts';
+import { createRegions } from '../cloud/common/regions.ts';
+import { createEbs } from '../cloud/ebs/ebs.ts';
+import { createEbsDirect } from '../cloud/ebs-direct/ebs-direct.ts';
+import { createCompute } from '../cloud/instances/compute.ts';
+import { registerDemoImage } from '../cloud/images/demo-ami.ts';
+import { snapshotUsage } from '../cloud/images/images.ts';
+import { volumeAttachments } from '../cloud/instances/attachments.ts';
 import { createVmDriver } from '../compute/create-driver.ts';
 import type { VmDriver } from '../compute/vm-driver.ts';
 import { ebsDirectHandler } from '../api/ebs/ebs-router.ts';
@@ -32,7 +34,7 @@ import { startApiServer } from '../api/api-server.ts';
 import type { ApiServer } from '../api/api-server.ts';
 import { writeCredentialsFiles } from './credentials-files.ts';
 import { startAdminSocket, type AdminVerb } from './admin-socket.ts';
-import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/snapshot-archive.ts';
+import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/ebs/snapshot-archive.ts';
 import { openSnapshotStore } from '../objectstore/open-snapshot-store.ts';
 import type { SnapshotStore, SnapshotStoreConfig } from '../objectstore/snapshot-store.ts';
 
@@ -53,7 +55,7 @@ export interface DaemonOptions {
   readonly nbdListen?: ListenAddress;
   readonly region?: string;
   readonly zones?: readonly string[];
-  /** `--demo-image`: register the demo image as the admin's AMI `strata-demo` at start (cloud/demo-ami.ts). */
+  /** `--demo-image`: register the demo image as the admin's AMI `strata-demo` at start (cloud/images/demo-ami.ts). */
   readonly demoImage?: boolean;
   /**
    * What daemon shutdown does to running VMs: `keep` (default) leaves them running for the next daemon to
@@ -212,6 +214,9 @@ function composeCloud(
     logger: options.logger,
     regions,
     optimizingMs: options.ebsOptimizingMs,
+    // Ports compute answers over its own tables; EBS never imports compute.
+    attachments: volumeAttachments(database.db),
+    snapshotUsage: snapshotUsage(database.db),
     ...(archive !== undefined ? { archive } : {}),
   });
   return {

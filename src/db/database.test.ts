@@ -10,8 +10,8 @@ import { DescribeRegionsCommand } from '@aws-sdk/client-ec2';
 import { openDatabase } from './database.ts';
 import type { OpenDatabaseOptions } from './database.ts';
 import { migrations } from './migrations/migrations.ts';
-import { Accounts, AccountError } from '../cloud/accounts.ts';
-import { SecretBox } from '../cloud/accounts-secrets.ts';
+import { Accounts, AccountError } from '../cloud/common/accounts.ts';
+import { SecretBox } from '../cloud/common/accounts-secrets.ts';
 import { createPgDatabase, postgresSkipReason, startTestDaemon } from '../api/testing/test-daemon.ts';
 
 interface Variant {

@@ -9,7 +9,7 @@ import { startTestDaemon } from '../testing/test-daemon.ts';
 import type { TestDaemon } from '../testing/test-daemon.ts';
 import { signedRequest } from '../testing/signed-request.ts';
 import type { SignedRequestOptions } from '../testing/signed-request.ts';
-import type { KeyPair } from '../../cloud/accounts.ts';
+import type { KeyPair } from '../../cloud/common/accounts.ts';
 
 let strata: TestDaemon;
 before(async () => {

@@ -3,7 +3,7 @@
 // are epoch seconds, as restJson1 sends them.
 import { assertNever } from '../../base/assert.ts';
 import { ApiError } from '../errors.ts';
-import type { ChangedBlock, ListedBlock, ListingMeta, ListPage } from '../../cloud/ebs-direct-reads.ts';
+import type { ChangedBlock, ListedBlock, ListingMeta, ListPage } from '../../cloud/ebs-direct/reads.ts';
 import type { EbsRequest, EbsResponse } from './ebs-router.ts';
 import type { EbsAction } from './ebs-routes.ts';
 

@@ -22,8 +22,8 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { limits } from '../../base/limits.ts';
-import type { KeyPair } from '../../cloud/accounts.ts';
-import { linearChecksums } from '../../cloud/ebs-direct-uploads.ts';
+import type { KeyPair } from '../../cloud/common/accounts.ts';
+import { linearChecksums } from '../../cloud/ebs-direct/uploads.ts';
 import { startTestDaemon, type TestDaemon } from '../testing/test-daemon.ts';
 
 const B = limits.ebsBlockBytes;

@@ -50,7 +50,7 @@ export interface Ec2Action {
   readonly status: ActionStatus;
   /** One line for the coverage table (what is missing or different from EC2). */
   readonly notes: string;
-  /** Performs the action; throws ApiError for operating errors; returns the response's elements. */
+  /** Performs the action; throws CloudError for operating errors; returns the response's elements. */
   run(ctx: ActionContext, params: QueryParams): Promise<XmlObject>;
 }
 

@@ -1,10 +1,12 @@
-// EC2's DryRun: check permissions, change nothing, and answer with an error either way.
+// EC2's DryRun: check permissions, change nothing, and answer with an error either way. This is the one
+// DryRun path: an action either calls `checkDryRun` itself (after validating parameters, BEFORE changing
+// anything) or, when the service must first validate against current state, hands the service
+// `dryRunCheck(ctx, params)` (cloud/common/dry-run.ts), which the service calls at that point.
 //
-// Usage inside run(), after validating parameters and BEFORE changing anything:
-//   checkDryRun(ctx, params);
-// When DryRun=true it throws DryRunOperation (412) if the caller may perform the action, otherwise
+// When DryRun=true the check throws DryRunOperation (412) if the caller may perform the action, otherwise
 // UnauthorizedOperation (403). When DryRun is absent or false it returns and the action proceeds.
-import { ApiError } from '../errors.ts';
+import { CloudError } from '../../cloud/errors.ts';
+import { noDryRun, type DryRunCheck } from '../../cloud/common/dry-run.ts';
 import type { ActionContext } from './action.ts';
 import type { QueryParams } from './query-params.ts';
 
@@ -13,8 +15,15 @@ export function isAllowed(ctx: ActionContext): boolean {
   return ctx.accountId.length === 12;
 }
 
+/** The request's DryRun as a check for a service to run; the flag is parsed now, so a bad value fails first. */
+export function dryRunCheck(ctx: ActionContext, params: QueryParams): DryRunCheck {
+  if (params.boolean('DryRun') !== true) return noDryRun;
+  return () => {
+    throw new CloudError(isAllowed(ctx) ? 'DryRunOperation' : 'UnauthorizedOperation');
+  };
+}
+
 /** Throws DryRunOperation / UnauthorizedOperation when the request is a dry run. */
 export function checkDryRun(ctx: ActionContext, params: QueryParams): void {
-  if (params.boolean('DryRun') !== true) return;
-  throw new ApiError(isAllowed(ctx) ? 'DryRunOperation' : 'UnauthorizedOperation');
+  dryRunCheck(ctx, params)();
 }

@@ -2,7 +2,7 @@
 import type { Logger } from '../../base/log.ts';
 import type { Cloud } from '../../cloud/cloud.ts';
 import type { Caller } from '../auth/sigv4.ts';
-import { ApiError } from '../errors.ts';
+import { CloudError } from '../../cloud/errors.ts';
 import type { ActionContext } from './action.ts';
 import type { QueryParams } from './query-params.ts';
 import { findEc2Action } from './registry.ts';
@@ -17,14 +17,14 @@ export interface Ec2Request {
   readonly logger: Logger;
 }
 
-/** Runs one EC2 Query request and returns its XML body; throws ApiError (or anything, for a 500). */
+/** Runs one EC2 Query request and returns its XML body; throws CloudError (or anything, for a 500). */
 export async function handleEc2Query(request: Ec2Request): Promise<{ action: string; xml: string }> {
   const { params, caller, requestId } = request;
   const name = params.requiredString('Action');
   const version = params.requiredString('Version');
   if (version !== ec2ApiVersion) throw params.invalid('Version', version, ec2ApiVersion);
   const action = findEc2Action(name);
-  if (action === undefined) throw new ApiError('InvalidAction', { action: name });
+  if (action === undefined) throw new CloudError('InvalidAction', { action: name });
   const ctx: ActionContext = {
     accountId: caller.accountId,
     accessKeyId: caller.accessKeyId,

@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import type { KeyPair } from '../../cloud/accounts.ts';
+import type { KeyPair } from '../../cloud/common/accounts.ts';
 
 /** What to send and how to sign it. */
 export interface SignedRequestOptions {

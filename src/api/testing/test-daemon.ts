@@ -18,7 +18,7 @@ import pg from 'pg';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createLogger, silentLogger } from '../../base/log.ts';
 import type { Logger } from '../../base/log.ts';
-import type { AccessKey, KeyPair } from '../../cloud/accounts.ts';
+import type { AccessKey, KeyPair } from '../../cloud/common/accounts.ts';
 import type { Cloud } from '../../cloud/cloud.ts';
 import { startDaemon } from '../../daemon/daemon.ts';
 import type { Daemon, DaemonOptions } from '../../daemon/daemon.ts';
@@ -30,7 +30,7 @@ export interface TestDaemonOptions {
   readonly region?: string;
   readonly zones?: readonly string[];
   readonly adminKeys?: KeyPair;
-  /** Passed to the daemon: a snapshot archive store and its tuning (cloud/snapshot-archive.ts). */
+  /** Passed to the daemon: a snapshot archive store and its tuning (cloud/ebs/snapshot-archive.ts). */
   readonly snapshotStore?: DaemonOptions['snapshotStore'];
   readonly snapshotArchive?: DaemonOptions['snapshotArchive'];
 }

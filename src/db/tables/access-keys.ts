@@ -1,4 +1,4 @@
-// The `access_keys` table: SigV4 key pairs. Secrets are stored encrypted (see cloud/accounts-secrets.ts).
+// The `access_keys` table: SigV4 key pairs. Secrets are stored encrypted (see cloud/common/accounts-secrets.ts).
 import type { ColumnType } from 'kysely';
 
 /** One access key of an account. */

@@ -22,7 +22,7 @@ export interface SnapshotsTable {
   source_snapshot_id: string | null;
   /** ISO-8601 UTC, set once. */
   start_time: ColumnType<string, string, never>;
-  /** 0/1: its manifest is durable in the snapshot store (cloud/snapshot-archive.ts). */
+  /** 0/1: its manifest is durable in the snapshot store (cloud/ebs/snapshot-archive.ts). */
   archived: ColumnType<number, number | undefined, number>;
   /** Why the snapshot is `error` (EC2 StateMessage), e.g. the archive's last failure. */
   state_message: ColumnType<string | null, string | null | undefined, string | null>;

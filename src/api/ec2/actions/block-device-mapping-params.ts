@@ -1,6 +1,6 @@
 // Reading `BlockDeviceMapping.N` of RegisterImage, RunInstances and CreateImage, and rendering mappings.
 import { assertNever } from '../../../base/assert.ts';
-import type { Mapping, MappingRequest } from '../../../cloud/block-device-mappings.ts';
+import type { Mapping, MappingRequest } from '../../../cloud/images/block-device-mappings.ts';
 import type { QueryParams } from '../query-params.ts';
 import type { XmlObject } from '../xml.ts';
 

@@ -1,19 +1,15 @@
 // EC2 image actions: RegisterImage, DescribeImages, DeregisterImage, Describe/Modify/ResetImageAttribute.
-// The semantics live in cloud/images.ts; this file reads parameters and shapes EC2's XML.
+// The semantics live in cloud/images/images.ts; this file reads parameters and shapes EC2's XML.
 import { assertNever } from '../../../base/assert.ts';
-import { ApiError } from '../../errors.ts';
-import type { Image } from '../../../cloud/images.ts';
-import type { LaunchPermission } from '../../../cloud/image-permissions.ts';
+import { CloudError } from '../../../cloud/errors.ts';
+import type { Image } from '../../../cloud/images/images.ts';
+import type { LaunchPermission } from '../../../cloud/images/image-permissions.ts';
 import { defineAction } from '../action.ts';
 import type { XmlObject } from '../xml.ts';
 import type { QueryParams } from '../query-params.ts';
-import { checkDryRun } from '../dry-run.ts';
+import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 import { tagSet } from './volumes.ts';
 import { imageMappingXml, mappingRequests } from './block-device-mapping-params.ts';
-
-function dryRun(params: QueryParams): boolean {
-  return params.boolean('DryRun') === true;
-}
 
 /** An image as DescribeImages renders it. */
 export function imageXml(image: Image): XmlObject {
@@ -74,7 +70,7 @@ export const registerImage = defineAction({
       imageLocation: params.string('ImageLocation'),
       mappings: mappingRequests(params),
       tagSpecifications: params.tagSpecifications(),
-      dryRun: dryRun(params),
+      dryRun: dryRunCheck(ctx, params),
     });
     return { imageId: row.id };
   },
@@ -106,7 +102,7 @@ export const deregisterImage = defineAction({
     await ctx.cloud.compute.images.deregister(
       ctx.accountId,
       params.requiredString('ImageId'),
-      dryRun(params),
+      dryRunCheck(ctx, params),
     );
     return { return: true };
   },
@@ -123,7 +119,7 @@ export const describeImageAttribute = defineAction({
   async run(ctx, params) {
     const imageId = params.requiredString('ImageId');
     const attribute = params.enumOf('Attribute', imageAttributes);
-    if (attribute === undefined) throw new ApiError('MissingParameter', { name: 'Attribute' });
+    if (attribute === undefined) throw new CloudError('MissingParameter', { name: 'Attribute' });
     checkDryRun(ctx, params);
     const images = ctx.cloud.compute.images;
     const image = await images.owned(ctx.accountId, imageId);
@@ -180,11 +176,11 @@ export const modifyImageAttribute = defineAction({
       params.string('Description.Value') ??
       (params.string('Attribute') === 'description' ? params.string('Value') : undefined);
     if (description !== undefined) {
-      await images.setDescription(ctx.accountId, imageId, description, dryRun(params));
+      await images.setDescription(ctx.accountId, imageId, description, dryRunCheck(ctx, params));
       return { return: true };
     }
     const change = launchPermissionChange(params);
-    await images.changeLaunchPermission(ctx.accountId, imageId, change, dryRun(params));
+    await images.changeLaunchPermission(ctx.accountId, imageId, change, dryRunCheck(ctx, params));
     return { return: true };
   },
 });
@@ -197,7 +193,7 @@ function launchPermissionChange(params: QueryParams): {
   const remove = permissions(params, 'LaunchPermission.Remove');
   const attribute = params.string('Attribute');
   if (attribute !== undefined && attribute !== 'launchPermission' && attribute !== 'description') {
-    throw new ApiError('InvalidParameterValue', {
+    throw new CloudError('InvalidParameterValue', {
       name: 'Attribute',
       value: attribute,
       expected: 'description or launchPermission (blockDeviceMapping is read-only)',
@@ -222,8 +218,8 @@ export const resetImageAttribute = defineAction({
   async run(ctx, params) {
     const imageId = params.requiredString('ImageId');
     const attribute = params.enumOf('Attribute', ['launchPermission'] as const);
-    if (attribute === undefined) throw new ApiError('MissingParameter', { name: 'Attribute' });
-    await ctx.cloud.compute.images.resetLaunchPermission(ctx.accountId, imageId, dryRun(params));
+    if (attribute === undefined) throw new CloudError('MissingParameter', { name: 'Attribute' });
+    await ctx.cloud.compute.images.resetLaunchPermission(ctx.accountId, imageId, dryRunCheck(ctx, params));
     return { return: true };
   },
 });
@@ -248,7 +244,7 @@ export const createImage = defineAction({
       noReboot: params.boolean('NoReboot') === true,
       mappings: mappingRequests(params),
       tagSpecifications: params.tagSpecifications(),
-      dryRun: dryRun(params),
+      dryRun: dryRunCheck(ctx, params),
     });
     return { imageId: row.id };
   },

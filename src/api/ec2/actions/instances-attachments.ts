@@ -1,9 +1,10 @@
 // EC2 AttachVolume, DetachVolume and CreateSnapshots (an instance's volumes); the semantics live in
-// cloud/attachments.ts and cloud/instance-snapshots.ts.
-import type { Attachment } from '../../../cloud/attachments.ts';
+// cloud/instances/attachments.ts and cloud/instances/instance-snapshots.ts.
+import type { Attachment } from '../../../cloud/instances/attachments.ts';
 import { defineAction } from '../action.ts';
 import type { XmlObject } from '../xml.ts';
 import { snapshotXml } from './snapshots.ts';
+import { dryRunCheck } from '../dry-run.ts';
 
 /** An attachment as AttachVolume/DetachVolume (and DescribeVolumes' attachmentSet) render it. */
 export function attachmentXml(a: Attachment): XmlObject {
@@ -27,7 +28,7 @@ export const attachVolume = defineAction({
       params.requiredString('VolumeId'),
       params.requiredString('InstanceId'),
       params.requiredString('Device'),
-      params.boolean('DryRun') === true,
+      dryRunCheck(ctx, params),
     );
     return attachmentXml(attachment);
   },
@@ -43,7 +44,7 @@ export const detachVolume = defineAction({
       instanceId: params.string('InstanceId') || undefined,
       device: params.string('Device') || undefined,
       force: params.boolean('Force') === true,
-      dryRun: params.boolean('DryRun') === true,
+      dryRun: dryRunCheck(ctx, params),
     });
     return attachmentXml(attachment);
   },
@@ -70,7 +71,7 @@ export const createSnapshots = defineAction({
       description: params.string('Description'),
       tagSpecifications: params.tagSpecifications(),
       copyTagsFromSource: params.string('CopyTagsFromSource'),
-      dryRun: params.boolean('DryRun') === true,
+      dryRun: dryRunCheck(ctx, params),
     });
     return { snapshotSet: snapshots.map(snapshotXml) };
   },

@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { silentLogger } from '../../../base/log.ts';
 import { buildDemoImage, findDemoImageSources } from '../../../compute/image/demo-image.ts';
-import { demoImageName } from '../../../cloud/demo-ami.ts';
+import { demoImageName } from '../../../cloud/images/demo-ami.ts';
 import { BOOT_MARKER, DISKS_MARKER } from '../../../compute/image/guest-files.ts';
 import { createQemuDriver } from '../../../compute/qemu/qemu-driver.ts';
 import { guestSerial } from '../../../compute/vm-driver.ts';

@@ -1,8 +1,8 @@
-// EC2 DescribeInstanceTypes over Strata's instance-type table (cloud/instance-types.ts): EC2's published
+// EC2 DescribeInstanceTypes over Strata's instance-type table (cloud/instances/instance-types.ts): EC2's published
 // sizes, which is what instances report; the VM itself gets them scaled to the host.
-import { ApiError } from '../../errors.ts';
-import { compileFilters, type FilterFields } from '../../../cloud/filters.ts';
-import { instanceTypes, type InstanceType } from '../../../cloud/instance-types.ts';
+import { CloudError } from '../../../cloud/errors.ts';
+import { compileFilters, type FilterFields } from '../../../cloud/common/filters.ts';
+import { instanceTypes, type InstanceType } from '../../../cloud/instances/instance-types.ts';
 import { defineAction } from '../action.ts';
 import { checkDryRun } from '../dry-run.ts';
 
@@ -29,7 +29,7 @@ export const describeInstanceTypes = defineAction({
     checkDryRun(ctx, params);
     for (const name of names) {
       if (!instanceTypes.has(name)) {
-        throw new ApiError('InvalidInstanceType', {
+        throw new CloudError('InvalidInstanceType', {
           message: `The following supplied instance types do not exist: [${name}]`,
         });
       }

@@ -1,22 +1,18 @@
 // EC2 instance actions: RunInstances, DescribeInstances, DescribeInstanceStatus, Start/Stop/Reboot/
 // TerminateInstances, Describe/ModifyInstanceAttribute and GetConsoleOutput. The semantics live in
-// cloud/instances.ts and cloud/instance-lifecycle.ts; this file reads parameters and shapes EC2's XML.
+// cloud/instances/instances.ts and cloud/instances/lifecycle.ts; this file reads parameters and shapes EC2's XML.
 import { assertNever } from '../../../base/assert.ts';
-import { ApiError } from '../../errors.ts';
-import { stateCodes, instanceState, type StateChange } from '../../../cloud/instance-states.ts';
-import { instanceType, scaledForHost } from '../../../cloud/instance-types.ts';
-import { volumeMappings, type AttributeChange, type Instance } from '../../../cloud/instances.ts';
-import type { InstanceMappingRow } from '../../../cloud/instance-disks.ts';
+import { CloudError } from '../../../cloud/errors.ts';
+import { stateCodes, instanceState, type StateChange } from '../../../cloud/instances/instance-states.ts';
+import { instanceType, scaledForHost } from '../../../cloud/instances/instance-types.ts';
+import { volumeMappings, type AttributeChange, type Instance } from '../../../cloud/instances/instances.ts';
+import type { InstanceMappingRow } from '../../../cloud/instances/disks.ts';
 import { defineAction } from '../action.ts';
 import type { XmlObject } from '../xml.ts';
 import type { QueryParams } from '../query-params.ts';
-import { checkDryRun } from '../dry-run.ts';
+import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 import { tagSet } from './volumes.ts';
 import { mappingRequests } from './block-device-mapping-params.ts';
-
-function dryRun(params: QueryParams): boolean {
-  return params.boolean('DryRun') === true;
-}
 
 function stateXml(name: string): XmlObject {
   const state = instanceState(name);
@@ -141,7 +137,7 @@ export const runInstances = defineAction({
       mappings: mappingRequests(params),
       shutdownBehavior: params.string('InstanceInitiatedShutdownBehavior'),
       disableApiTermination: params.boolean('DisableApiTermination'),
-      dryRun: dryRun(params),
+      dryRun: dryRunCheck(ctx, params),
     });
     const [reservation] = reservationsXml(instances);
     return { ...reservation };
@@ -199,7 +195,7 @@ export const startInstances = defineAction({
     const changes = await ctx.cloud.compute.lifecycle.start(
       ctx.accountId,
       params.list('InstanceId'),
-      dryRun(params),
+      dryRunCheck(ctx, params),
     );
     return changesXml(changes);
   },
@@ -213,14 +209,14 @@ export const stopInstances = defineAction({
   notes: 'Hibernate is not supported',
   async run(ctx, params) {
     if (params.boolean('Hibernate') === true) {
-      throw new ApiError('UnsupportedOperation', { message: 'Hibernation is not supported.' });
+      throw new CloudError('UnsupportedOperation', { message: 'Hibernation is not supported.' });
     }
     const force = params.boolean('Force') === true;
     const changes = await ctx.cloud.compute.lifecycle.stop(
       ctx.accountId,
       params.list('InstanceId'),
       force,
-      dryRun(params),
+      dryRunCheck(ctx, params),
     );
     return changesXml(changes);
   },
@@ -231,7 +227,11 @@ export const rebootInstances = defineAction({
   name: 'RebootInstances',
   params: ['InstanceId.N', 'DryRun'],
   async run(ctx, params) {
-    await ctx.cloud.compute.lifecycle.reboot(ctx.accountId, params.list('InstanceId'), dryRun(params));
+    await ctx.cloud.compute.lifecycle.reboot(
+      ctx.accountId,
+      params.list('InstanceId'),
+      dryRunCheck(ctx, params),
+    );
     return { return: true };
   },
 });
@@ -244,7 +244,7 @@ export const terminateInstances = defineAction({
     const changes = await ctx.cloud.compute.lifecycle.terminate(
       ctx.accountId,
       params.list('InstanceId'),
-      dryRun(params),
+      dryRunCheck(ctx, params),
     );
     return changesXml(changes);
   },
@@ -269,7 +269,7 @@ export const describeInstanceAttribute = defineAction({
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
     const attribute = params.enumOf('Attribute', instanceAttributes);
-    if (attribute === undefined) throw new ApiError('MissingParameter', { name: 'Attribute' });
+    if (attribute === undefined) throw new CloudError('MissingParameter', { name: 'Attribute' });
     checkDryRun(ctx, params);
     const instance = await ctx.cloud.compute.instances.get(ctx.accountId, instanceId);
     const { row } = instance;
@@ -306,7 +306,7 @@ function attributeChange(params: QueryParams): AttributeChange {
   const disable = value('DisableApiTermination');
   if (disable !== undefined) {
     if (disable !== 'true' && disable !== 'false') {
-      throw new ApiError('InvalidParameterValue', {
+      throw new CloudError('InvalidParameterValue', {
         name: 'DisableApiTermination.Value',
         value: disable,
         expected: 'true or false',
@@ -319,7 +319,7 @@ function attributeChange(params: QueryParams): AttributeChange {
     value: m.boolean('Ebs.DeleteOnTermination') ?? true,
   }));
   if (devices.length > 0) return { kind: 'deleteOnTermination', devices };
-  throw new ApiError('MissingParameter', { name: 'Attribute' });
+  throw new CloudError('MissingParameter', { name: 'Attribute' });
 }
 
 /** EC2 ModifyInstanceAttribute. */
@@ -342,7 +342,12 @@ export const modifyInstanceAttribute = defineAction({
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
     const change = attributeChange(params);
-    await ctx.cloud.compute.instances.modifyAttribute(ctx.accountId, instanceId, change, dryRun(params));
+    await ctx.cloud.compute.instances.modifyAttribute(
+      ctx.accountId,
+      instanceId,
+      change,
+      dryRunCheck(ctx, params),
+    );
     return { return: true };
   },
 });

@@ -1,8 +1,8 @@
 // DescribeRegions and DescribeAvailabilityZones: the one region this daemon serves and its zones.
-import { ApiError } from '../../errors.ts';
-import { compileFilters } from '../../../cloud/filters.ts';
-import type { FilterFields } from '../../../cloud/filters.ts';
-import type { Zone } from '../../../cloud/regions.ts';
+import { CloudError } from '../../../cloud/errors.ts';
+import { compileFilters } from '../../../cloud/common/filters.ts';
+import type { FilterFields } from '../../../cloud/common/filters.ts';
+import type { Zone } from '../../../cloud/common/regions.ts';
 import { defineAction } from '../action.ts';
 import type { ActionContext } from '../action.ts';
 import { checkDryRun } from '../dry-run.ts';
@@ -47,7 +47,7 @@ export const describeRegions = defineAction({
     const region = regionRow(ctx);
     for (const name of names) {
       if (name !== region.regionName) {
-        throw new ApiError('InvalidParameterValue', { message: `Invalid region: ${name}` });
+        throw new CloudError('InvalidParameterValue', { message: `Invalid region: ${name}` });
       }
     }
     const regions = [region].filter(matches);
@@ -69,12 +69,12 @@ export const describeAvailabilityZones = defineAction({
     const zones = ctx.cloud.regions.zones;
     for (const name of zoneNames) {
       if (!zones.some((zone) => zone.zoneName === name)) {
-        throw new ApiError('InvalidParameterValue', { message: `Invalid availability zone: [${name}]` });
+        throw new CloudError('InvalidParameterValue', { message: `Invalid availability zone: [${name}]` });
       }
     }
     for (const id of zoneIds) {
       if (!zones.some((zone) => zone.zoneId === id)) {
-        throw new ApiError('InvalidParameterValue', { message: `Invalid availability zone ID: [${id}]` });
+        throw new CloudError('InvalidParameterValue', { message: `Invalid availability zone ID: [${id}]` });
       }
     }
     const selected = zones.filter(

@@ -1,14 +1,14 @@
 // EC2 snapshot actions: CreateSnapshot, DescribeSnapshots, DeleteSnapshot, CopySnapshot and the snapshot
-// attributes (createVolumePermission sharing, read-only productCodes). Semantics: cloud/snapshots.ts and
-// cloud/snapshot-permissions.ts.
-import { ApiError } from '../../errors.ts';
-import type { Snapshot } from '../../../cloud/snapshots.ts';
-import { parseSnapshotAttribute } from '../../../cloud/snapshot-permissions.ts';
-import type { VolumePermission } from '../../../cloud/snapshot-permissions.ts';
+// attributes (createVolumePermission sharing, read-only productCodes). Semantics: cloud/ebs/snapshots.ts and
+// cloud/ebs/snapshot-permissions.ts.
+import { CloudError } from '../../../cloud/errors.ts';
+import type { Snapshot } from '../../../cloud/ebs/snapshots.ts';
+import { parseSnapshotAttribute } from '../../../cloud/ebs/snapshot-permissions.ts';
+import type { VolumePermission } from '../../../cloud/ebs/snapshot-permissions.ts';
 import { defineAction } from '../action.ts';
 import type { QueryParams } from '../query-params.ts';
 import type { XmlObject } from '../xml.ts';
-import { checkDryRun } from '../dry-run.ts';
+import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 import { tagSet } from './volumes.ts';
 
 /** A snapshot as EC2 renders it in DescribeSnapshots and CreateSnapshot. */
@@ -31,10 +31,6 @@ export function snapshotXml(snapshot: Snapshot): XmlObject {
   };
 }
 
-function dryRun(params: QueryParams): boolean {
-  return params.boolean('DryRun') === true;
-}
-
 /** EC2 CreateSnapshot. */
 export const createSnapshot = defineAction({
   name: 'CreateSnapshot',
@@ -46,7 +42,7 @@ export const createSnapshot = defineAction({
       volumeId,
       params.string('Description'),
       params.tagSpecifications(),
-      dryRun(params),
+      dryRunCheck(ctx, params),
     );
     return snapshotXml(snapshot);
   },
@@ -76,7 +72,11 @@ export const deleteSnapshot = defineAction({
   name: 'DeleteSnapshot',
   params: ['SnapshotId', 'DryRun'],
   async run(ctx, params) {
-    await ctx.cloud.ebs.snapshots.delete(ctx.accountId, params.requiredString('SnapshotId'), dryRun(params));
+    await ctx.cloud.ebs.snapshots.delete(
+      ctx.accountId,
+      params.requiredString('SnapshotId'),
+      dryRunCheck(ctx, params),
+    );
     return { return: true };
   },
 });
@@ -105,7 +105,7 @@ export const copySnapshot = defineAction({
       kmsKeyId: params.string('KmsKeyId'),
       tagSpecifications: params.tagSpecifications(),
       clientToken: params.string('ClientToken') || undefined,
-      dryRun: dryRun(params),
+      dryRun: dryRunCheck(ctx, params),
     });
     return {
       snapshotId: snapshot.row.id,
@@ -159,7 +159,7 @@ export const modifySnapshotAttribute = defineAction({
         ? 'createVolumePermission'
         : parseSnapshotAttribute(params.string('Attribute'));
     if (attribute === 'productCodes') {
-      throw new ApiError('InvalidParameterValue', {
+      throw new CloudError('InvalidParameterValue', {
         name: 'Attribute',
         value: attribute,
         expected: 'createVolumePermission (productCodes is read-only)',
@@ -173,10 +173,15 @@ export const modifySnapshotAttribute = defineAction({
       ...params.list('UserGroup').map((group) => ({ group: group as 'all' })),
     ];
     if (listed.length > 0 && operation === undefined)
-      throw new ApiError('MissingParameter', { name: 'OperationType' });
+      throw new CloudError('MissingParameter', { name: 'OperationType' });
     if (operation === 'add') add.push(...listed);
     if (operation === 'remove') remove.push(...listed);
-    await ctx.cloud.ebs.permissions.modify(ctx.accountId, snapshotId, { add, remove }, dryRun(params));
+    await ctx.cloud.ebs.permissions.modify(
+      ctx.accountId,
+      snapshotId,
+      { add, remove },
+      dryRunCheck(ctx, params),
+    );
     return { return: true };
   },
 });
@@ -189,13 +194,13 @@ export const resetSnapshotAttribute = defineAction({
     const snapshotId = params.requiredString('SnapshotId');
     const attribute = parseSnapshotAttribute(params.string('Attribute'));
     if (attribute === 'productCodes') {
-      throw new ApiError('InvalidParameterValue', {
+      throw new CloudError('InvalidParameterValue', {
         name: 'Attribute',
         value: attribute,
         expected: 'createVolumePermission',
       });
     }
-    await ctx.cloud.ebs.permissions.reset(ctx.accountId, snapshotId, dryRun(params));
+    await ctx.cloud.ebs.permissions.reset(ctx.accountId, snapshotId, dryRunCheck(ctx, params));
     return { return: true };
   },
 });

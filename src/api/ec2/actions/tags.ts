@@ -1,7 +1,7 @@
 // EC2 tag actions: CreateTags, DeleteTags, DescribeTags, for every resource kind registered with the tag
-// service (cloud/tags.ts).
+// service (cloud/common/tags.ts).
 import { defineAction } from '../action.ts';
-import { checkDryRun } from '../dry-run.ts';
+import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 
 /** EC2 CreateTags. */
 export const createTags = defineAction({
@@ -10,7 +10,7 @@ export const createTags = defineAction({
   async run(ctx, params) {
     const ids = params.list('ResourceId');
     const tags = params.tags();
-    await ctx.cloud.ebs.tags.createTags(ctx.accountId, ids, tags, params.boolean('DryRun') === true);
+    await ctx.cloud.ebs.tags.createTags(ctx.accountId, ids, tags, dryRunCheck(ctx, params));
     return { return: true };
   },
 });
@@ -24,7 +24,7 @@ export const deleteTags = defineAction({
     const selectors = params
       .structList('Tag')
       .map((tag) => ({ key: tag.requiredString('Key'), value: tag.string('Value') }));
-    await ctx.cloud.ebs.tags.deleteTags(ctx.accountId, ids, selectors, params.boolean('DryRun') === true);
+    await ctx.cloud.ebs.tags.deleteTags(ctx.accountId, ids, selectors, dryRunCheck(ctx, params));
     return { return: true };
   },
 });

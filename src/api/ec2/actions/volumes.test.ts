@@ -281,7 +281,7 @@ test('restart: volumes, tags and data persist; transitions a crash interrupted a
   await strata.cloud.ebs.idle();
   const data = Buffer.alloc(4096, 0x5a);
   await strata.cloud.store.write(id, 8192, data, { fua: true });
-  // A crash between "row committed" and "store op done" leaves these behind (see cloud/volumes.ts).
+  // A crash between "row committed" and "store op done" leaves these behind (see cloud/ebs/volumes.ts).
   const account = strata.admin.accountId;
   const orphan = {
     ...(await strata.cloud.ebs.volumes.get(account, id)).row,

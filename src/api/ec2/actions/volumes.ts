@@ -1,15 +1,14 @@
 // EC2 volume actions: CreateVolume, DescribeVolumes, DeleteVolume, ModifyVolume,
 // DescribeVolumesModifications, DescribeVolumeStatus, DescribeVolumeAttribute, ModifyVolumeAttribute.
-// The semantics live in cloud/volumes.ts and cloud/volume-modifications.ts; this file reads parameters
+// The semantics live in cloud/ebs/volumes.ts and cloud/ebs/volume-modifications.ts; this file reads parameters
 // and shapes EC2's XML.
-import { ApiError } from '../../errors.ts';
-import type { Volume } from '../../../cloud/volumes.ts';
-import { volumeStatus } from '../../../cloud/volumes.ts';
-import type { VolumeModification } from '../../../cloud/volume-modifications.ts';
+import { CloudError } from '../../../cloud/errors.ts';
+import type { Volume } from '../../../cloud/ebs/volumes.ts';
+import { volumeStatus } from '../../../cloud/ebs/volumes.ts';
+import type { VolumeModification } from '../../../cloud/ebs/volume-modifications.ts';
 import { defineAction } from '../action.ts';
 import type { XmlObject } from '../xml.ts';
-import type { QueryParams } from '../query-params.ts';
-import { checkDryRun } from '../dry-run.ts';
+import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 
 /** Tags as EC2's `tagSet`. */
 export function tagSet(tags: ReadonlyMap<string, string>): XmlObject[] {
@@ -70,10 +69,6 @@ function modificationXml(m: VolumeModification): XmlObject {
   };
 }
 
-function dryRun(params: QueryParams): boolean {
-  return params.boolean('DryRun') === true;
-}
-
 /** EC2 CreateVolume. */
 export const createVolume = defineAction({
   name: 'CreateVolume',
@@ -106,7 +101,7 @@ export const createVolume = defineAction({
       multiAttachEnabled: params.boolean('MultiAttachEnabled'),
       tagSpecifications: params.tagSpecifications(),
       clientToken: params.string('ClientToken') || undefined,
-      dryRun: dryRun(params),
+      dryRun: dryRunCheck(ctx, params),
     });
     return volumeXml(volume);
   },
@@ -129,7 +124,11 @@ export const deleteVolume = defineAction({
   name: 'DeleteVolume',
   params: ['VolumeId', 'DryRun'],
   async run(ctx, params) {
-    await ctx.cloud.ebs.volumes.delete(ctx.accountId, params.requiredString('VolumeId'), dryRun(params));
+    await ctx.cloud.ebs.volumes.delete(
+      ctx.accountId,
+      params.requiredString('VolumeId'),
+      dryRunCheck(ctx, params),
+    );
     return { return: true };
   },
 });
@@ -149,7 +148,7 @@ export const modifyVolume = defineAction({
         iops: params.int('Iops'),
         throughput: params.int('Throughput'),
         multiAttachEnabled: params.boolean('MultiAttachEnabled'),
-        dryRun: dryRun(params),
+        dryRun: dryRunCheck(ctx, params),
       },
     );
     return { volumeModification: modificationXml(modification) };
@@ -215,7 +214,7 @@ export const describeVolumeAttribute = defineAction({
   async run(ctx, params) {
     const volumeId = params.requiredString('VolumeId');
     const attribute = params.enumOf('Attribute', volumeAttributes);
-    if (attribute === undefined) throw new ApiError('MissingParameter', { name: 'Attribute' });
+    if (attribute === undefined) throw new CloudError('MissingParameter', { name: 'Attribute' });
     checkDryRun(ctx, params);
     const { row } = await ctx.cloud.ebs.volumes.get(ctx.accountId, volumeId);
     if (attribute === 'productCodes') return { volumeId, productCodes: [] };
@@ -230,8 +229,8 @@ export const modifyVolumeAttribute = defineAction({
   async run(ctx, params) {
     const volumeId = params.requiredString('VolumeId');
     const value = params.boolean('AutoEnableIO.Value');
-    if (value === undefined) throw new ApiError('MissingParameter', { name: 'AutoEnableIO' });
-    await ctx.cloud.ebs.volumes.setAutoEnableIo(ctx.accountId, volumeId, value, dryRun(params));
+    if (value === undefined) throw new CloudError('MissingParameter', { name: 'AutoEnableIO' });
+    await ctx.cloud.ebs.volumes.setAutoEnableIo(ctx.accountId, volumeId, value, dryRunCheck(ctx, params));
     return { return: true };
   },
 });
