@@ -2,7 +2,8 @@
 //   node --import tsx bench/cli.ts [--runs N] [--strata PATH] [--quick]
 // Runs bin/strata as a user does and reports the median of N runs (default 10; --quick: 2) for:
 // - `strata --help`, `strata --version` and `strata nbd-uri ID`: wall time, CPU time and peak RSS, from
-//   /usr/bin/time when it is installed (apt package `time`), else wall time alone;
+//   /usr/bin/time when it is installed (apt package `time`), else wall time alone; and `node -e 0`, the
+//   floor no Node program starts below, so that a run on a loaded machine can still be read;
 // - `strata serve --hypervisor fake` on an existing data dir: wall time from spawn to its "listening" log
 //   line (the API and NBD sockets are open then), and its RSS at that moment.
 // `--strata PATH` measures another checkout's bin/strata, e.g. an older one for a before/after ratio.
@@ -36,12 +37,12 @@ function median(numbers: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-async function runOnce(args: string[], work: string): Promise<Sample> {
+async function runOnce(program: string, args: string[], work: string): Promise<Sample> {
   const measured = existsSync(timeBin);
   const report = join(work, 'time.txt');
   const [command, commandArgs] = measured
-    ? [timeBin, ['-o', report, '-f', '%U %S %M', strataBin, ...args]]
-    : [strataBin, args];
+    ? [timeBin, ['-o', report, '-f', '%U %S %M', program, ...args]]
+    : [program, args];
   const startedMs = performance.now();
   const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -49,7 +50,7 @@ async function runOnce(args: string[], work: string): Promise<Sample> {
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const wallMs = performance.now() - startedMs;
-  if (status !== 0) throw new Error(`strata ${args.join(' ')} exited ${status}: ${output}`);
+  if (status !== 0) throw new Error(`${program} ${args.join(' ')} exited ${status}: ${output}`);
   if (!measured) return { wallMs };
   const [userS, systemS, rssKiB] = readFileSync(report, 'utf8')
     .trim()
@@ -113,10 +114,12 @@ async function main(): Promise<void> {
     const dataDir = join(work, 'data');
     // The first start creates the data dir (database, pool, keys); the timed starts reopen it.
     await serveOnce(dataDir);
-    const commands: [string, string[], number][] = [
-      ['strata --help', ['--help'], 150],
-      ['strata --version', ['--version'], 150],
-      ['strata nbd-uri ID', ['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', dataDir], 150],
+    // The floor: Node itself starting and exiting, on this machine at this load.
+    const commands: [string, string, string[], number][] = [
+      ['node -e 0 (floor)', process.execPath, ['-e', '0'], 150],
+      ['strata --help', strataBin, ['--help'], 150],
+      ['strata --version', strataBin, ['--version'], 150],
+      ['strata nbd-uri ID', strataBin, ['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', dataDir], 150],
     ];
     console.log(
       `CLI start-up, median of ${runs} runs: ${strataBin} (load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`,
@@ -124,10 +127,10 @@ async function main(): Promise<void> {
     console.log(
       `  ${'command'.padEnd(22)} ${'wall ms'.padStart(7)} ${'cpu ms'.padStart(7)} ${'rss MiB'.padStart(8)}   target`,
     );
-    for (const [name, args, targetMs] of commands) {
+    for (const [name, program, args, targetMs] of commands) {
       const samples: Sample[] = [];
       try {
-        for (let run = 0; run < runs; run += 1) samples.push(await runOnce(args, work));
+        for (let run = 0; run < runs; run += 1) samples.push(await runOnce(program, args, work));
         console.log(row(name, samples, targetMs));
       } catch (error) {
         // An older strata may lack a verb (--version): say so and measure the rest.

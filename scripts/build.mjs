@@ -15,7 +15,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = join(root, 'dist');
+/** Where the build goes. */
+export const dist = join(root, 'dist');
 /** The build's entry point: what bin/strata runs. */
 export const entry = join(dist, 'strata.mjs');
 const chunksDir = join(dist, 'chunks');
