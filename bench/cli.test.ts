@@ -9,7 +9,7 @@ test('bench/cli.ts --quick times --help, --version, nbd-uri and serve', () => {
   const result = spawnSync(process.execPath, ['--import', 'tsx', script, '--quick'], {
     encoding: 'utf8',
     // A hang guard, not a performance target: generous so a loaded CI machine does not fail it.
-    timeout: 120_000,
+    timeout: 240_000,
   });
   assert.equal(result.status, 0, result.stderr);
   for (const name of ['strata --help', 'strata --version', 'strata nbd-uri ID', 'strata serve (ready)']) {

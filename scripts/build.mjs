@@ -5,7 +5,7 @@
 // is 200+ files to resolve and load); the ones left out load from node_modules at run time: a native module,
 // and pino, whose transports start worker threads by file name. bin/strata.mjs rebuilds when a source is
 // newer than dist/strata.mjs; tests import the sources through tsx and need no build.
-// Run by hand: `node scripts/build.mjs [--quiet]`.
+// Run by hand: `node scripts/build.mjs [--quiet] [--if-stale]`.
 //
 // No lock: builders that race write the same files, each through a rename. A running process may still
 // import chunks of the build it started from (verbs and the pool load lazily), so a rebuild never deletes
@@ -90,5 +90,6 @@ export async function buildStrata({ quiet = false } = {}) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await buildStrata({ quiet: process.argv.includes('--quiet') });
+  if (process.argv.includes('--if-stale') && !buildIsStale()) console.error('strata: dist/ is up to date');
+  else await buildStrata({ quiet: process.argv.includes('--quiet') });
 }

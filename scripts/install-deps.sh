@@ -95,5 +95,5 @@ else
   step 3 "npm dependencies: up to date"
 fi
 
-step 4 "building the strata command into dist/"
-node "$root/scripts/build.mjs"
+step 4 "the strata command in dist/"
+node "$root/scripts/build.mjs" --if-stale

