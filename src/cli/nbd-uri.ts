@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { isValidId } from '../base/ids.ts';
 import { dataDirOption, parseListenAddress } from '../daemon/daemon-config.ts';
-import { nbdUri } from '../nbd/nbd-uri.ts';
+import { nbdUri } from '../nbd/nbd-server.ts';
 
 interface NbdUriFlags {
   dataDir: string;

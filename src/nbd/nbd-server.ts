@@ -5,7 +5,9 @@ import { assert } from '../base/assert.ts';
 import { StrataNbdServer } from './server.ts';
 
 export { ExportLockError } from './exports.ts';
-export { nbdUri, type NbdEndpoint } from './nbd-uri.ts';
+
+/** Where a client reaches the server: the unix socket, or a TCP address. */
+export type NbdEndpoint = { readonly socketPath: string } | { readonly host: string; readonly port: number };
 
 /** Options of startNbdServer. */
 export interface NbdServerOptions {
@@ -57,4 +59,15 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
   const server = new StrataNbdServer(options);
   await server.listen();
   return server;
+}
+
+/** The URI of an export: `nbd+unix:///NAME?socket=PATH` or `nbd://HOST:PORT/NAME`. */
+export function nbdUri(exportName: string, endpoint: NbdEndpoint): string {
+  const name = encodeURIComponent(exportName);
+  if ('socketPath' in endpoint) {
+    assert(endpoint.socketPath.startsWith('/'), 'nbdUri: socket path must be absolute');
+    return `nbd+unix:///${name}?socket=${encodeURI(endpoint.socketPath)}`;
+  }
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+  return `nbd://${host}:${endpoint.port}/${name}`;
 }

@@ -15,7 +15,7 @@ import { NbdConnection } from './connection.ts';
 import { ExportRegistry } from './exports.ts';
 import { HandshakeError, negotiate } from './handshake.ts';
 import type { NbdServer, NbdServerOptions } from './nbd-server.ts';
-import { nbdUri } from './nbd-uri.ts';
+import { nbdUri } from './nbd-server.ts';
 
 // A graceful stop waits this long for in-flight requests before the socket is destroyed.
 const STOP_GRACE_MS = 5_000;
