@@ -53,7 +53,7 @@ fi
 # The major version of the node on PATH, or 0 when there is none.
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
-# Runs `npm ci` in $1, turning npm's one line per download into a line per tenth of the packages.
+# Runs `npm ci` in $1, turning npm's one line per package fetched (download or cache) into a line per tenth.
 npm_ci_with_progress() {
   local dir="$1" total
   total="$(node "$root/scripts/lockfile-packages.mjs" "$dir/package-lock.json")"
@@ -61,7 +61,7 @@ npm_ci_with_progress() {
       BEGIN { step = total >= 10 ? int(total / 10) : 1 }
       /^npm http fetch GET 200 .*\.tgz/ {
         fetched++
-        if (fetched % step == 0) { printf "strata:       downloaded %d of %d packages\n", fetched, total; fflush() }
+        if (fetched % step == 0) { printf "strata:       fetched %d of %d packages\n", fetched, total; fflush() }
         next
       }
       /^npm http/ { next }
