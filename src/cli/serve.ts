@@ -13,6 +13,7 @@ import {
   type SnapshotStoreFlags,
 } from './snapshot-store-flags.ts';
 import { restoreOptions, restoreSettings, type RestoreFlags } from './restore-flags.ts';
+import { readyBanner } from './ready-banner.ts';
 
 interface ServeFlags extends SnapshotStoreFlags, RestoreFlags {
   dataDir: string;
@@ -133,6 +134,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  console.log(readyBanner(daemon.endpoint, flags.dataDir).join('\n'));
 }
 
 function adminKeysFromEnv(): Pick<DaemonOptions, 'adminKeys'> {

@@ -1,28 +1,16 @@
-// The `strata` command. Each verb lives in its own file and registers itself on the program.
-import { Command } from 'commander';
-import { registerServe } from './serve.ts';
-import { registerAccount } from './account.ts';
-import { registerFsck } from './fsck.ts';
-import { registerNbdUri } from './nbd-uri.ts';
-import { registerDoctor } from './doctor.ts';
-import { registerImage } from './image.ts';
-import { registerSnapshot } from './snapshot.ts';
+// The `strata` command (bin/strata runs its build, dist/strata.mjs). program.ts knows the verbs and loads
+// only the one named on the command line.
+import { strataProgram } from './program.ts';
 
-const program = new Command('strata')
-  .description('A self-hosted EC2/EBS-compatible cloud, driven by the stock AWS CLI and SDKs.')
-  .showHelpAfterError()
-  .enablePositionalOptions();
-
-for (const register of [
-  registerServe,
-  registerAccount,
-  registerFsck,
-  registerNbdUri,
-  registerDoctor,
-  registerImage,
-  registerSnapshot,
-]) {
-  register(program);
+const nodeMajorMin = 22;
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (nodeMajor < nodeMajorMin) {
+  console.error(
+    `strata: Node ${nodeMajorMin} or newer is needed: this is ${process.version}. ` +
+      'scripts/install-deps.sh installs Node 24 into runtime/, which bin/strata then uses.',
+  );
+  process.exit(1);
 }
 
-await program.parseAsync(process.argv);
+const args = process.argv.slice(2);
+await (await strataProgram(args)).parseAsync(args, { from: 'user' });

@@ -46,15 +46,18 @@ export function adoptWithReadBuffer(socket: Socket, buffer: Buffer, sink: Borrow
   handle.reading = false;
   internals._handle = null;
   const adopted = new net.Socket({
-    handle,
+    // A libuv stream handle: what net.Server passes here too, though the typings name only BoundSocket.
+    handle: handle as unknown as net.BoundSocket,
     allowHalfOpen: true,
     readable: true,
     writable: true,
     manualStart: true,
     onread: {
       buffer,
-      callback: (bytes: number, into: Uint8Array) => {
+      // Returning false would pause the socket; the sink takes every read, so always go on.
+      callback: (bytes: number, into: Uint8Array): boolean => {
         sink((into as Buffer).subarray(0, bytes));
+        return true;
       },
     },
   } as net.SocketConstructorOpts);
