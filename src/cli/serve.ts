@@ -20,6 +20,8 @@ interface ServeFlags extends SnapshotStoreFlags, RestoreFlags {
   database?: string;
   hypervisor: Hypervisor;
   nbdListen?: string;
+  nbdTls: 'on' | 'off';
+  nbdTlsX509?: string;
   region: string;
   zones?: string;
   logLevel?: string;
@@ -50,6 +52,21 @@ export function registerServe(program: Command): void {
       new Option('--nbd-listen <host:port>', 'also serve NBD on TCP (10809 is standard)').env(
         'STRATA_NBD_LISTEN',
       ),
+    )
+    .addOption(
+      new Option(
+        '--nbd-tls <mode>',
+        'TLS on --nbd-listen: on (PSK per account, required) or off (loopback only)',
+      )
+        .choices(['on', 'off'])
+        .env('STRATA_NBD_TLS')
+        .default('on'),
+    )
+    .addOption(
+      new Option(
+        '--nbd-tls-x509 <dir>',
+        'also accept client certificates (CN = account id): ca-cert.pem, server-cert.pem, server-key.pem',
+      ).env('STRATA_NBD_TLS_X509'),
     )
     .addOption(
       new Option('--region <name>', 'the region this daemon serves')
@@ -104,6 +121,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     logger,
     ...(flags.database ? { databaseUrl: flags.database } : {}),
     ...(flags.nbdListen ? { nbdListen: parseListenAddress(flags.nbdListen, '--nbd-listen') } : {}),
+    nbdTls: flags.nbdTls,
+    ...(flags.nbdTlsX509 ? { nbdTlsX509Dir: flags.nbdTlsX509 } : {}),
     ...(flags.zones ? { zones: flags.zones.split(',').map((zone) => zone.trim()) } : {}),
     ...adminKeysFromEnv(),
     snapshotStore: snapshotStoreFromFlags(flags),

@@ -4,6 +4,7 @@ import { registerServe } from './serve.ts';
 import { registerAccount } from './account.ts';
 import { registerFsck } from './fsck.ts';
 import { registerNbdUri } from './nbd-uri.ts';
+import { registerNbdPsk } from './nbd-psk.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerImage } from './image.ts';
 import { registerSnapshot } from './snapshot.ts';
@@ -18,6 +19,7 @@ for (const register of [
   registerAccount,
   registerFsck,
   registerNbdUri,
+  registerNbdPsk,
   registerDoctor,
   registerImage,
   registerSnapshot,

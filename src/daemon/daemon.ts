@@ -15,7 +15,8 @@ import { openLazyRestoreStore, type LazyRestoreStore } from '../objectstore/lazy
 import type { BlockStore } from '../storage/block-store.ts';
 import { startNbdServer } from '../nbd/nbd-server.ts';
 import { loadOrCreateKeyFile } from '../base/key-file.ts';
-import type { NbdServer } from '../nbd/nbd-server.ts';
+import type { NbdServer, NbdServerOptions } from '../nbd/nbd-server.ts';
+import { NbdPskKeys, nbdTcpTls } from './nbd-access.ts';
 import { Accounts } from '../cloud/accounts.ts';
 import type { AccessKey, KeyPair } from '../cloud/accounts.ts';
 import { SecretBox } from '../cloud/accounts-secrets.ts';
@@ -54,6 +55,14 @@ export interface DaemonOptions {
   readonly hypervisor?: Hypervisor;
   /** Extra NBD TCP listener besides `<data-dir>/nbd.sock`. */
   readonly nbdListen?: ListenAddress;
+  /**
+   * TLS on the NBD TCP listener: `on` (default) requires STARTTLS with an account's PSK or certificate and
+   * shows each account only its own volumes and snapshots; `off` (plain, everything visible) is refused
+   * unless `nbdListen` is a loopback address.
+   */
+  readonly nbdTls?: 'on' | 'off';
+  /** Directory with ca-cert.pem, server-cert.pem and server-key.pem: adds x509 client certificates to PSK. */
+  readonly nbdTlsX509Dir?: string;
   readonly region?: string;
   readonly zones?: readonly string[];
   /** `--demo-image`: register the demo image as the admin's AMI `strata-demo` at start (cloud/demo-ami.ts). */
@@ -127,7 +136,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       store,
       socketPath: join(dataDir, 'nbd.sock'),
       attachmentKey: loadOrCreateKeyFile(join(dataDir, 'nbd-attachment.key')),
-      ...(options.nbdListen !== undefined ? { tcp: options.nbdListen } : {}),
+      ...nbdTcp(options, dataDir, database),
       logger: options.logger,
     });
     closers.push(() => nbd.close());
@@ -175,6 +184,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await closeAll();
     throw error;
   }
+}
+
+// The NBD TCP listener with TLS (PSKs from the master key, loaded after SecretBox made sure it exists).
+function nbdTcp(
+  options: DaemonOptions,
+  dataDir: string,
+  database: OpenedDatabase,
+): Pick<NbdServerOptions, 'tcp'> {
+  if (options.nbdListen === undefined) return {};
+  if (options.nbdTls === 'off') return { tcp: options.nbdListen };
+  const psk = new NbdPskKeys(loadOrCreateKeyFile(join(dataDir, 'master.key')));
+  return { tcp: { ...options.nbdListen, tls: nbdTcpTls(database.db, psk, options.nbdTlsX509Dir) } };
 }
 
 // The named settings that are set, without undefined values (exactOptionalPropertyTypes).

@@ -3,8 +3,17 @@ import type { Logger } from '../base/log.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import { assert } from '../base/assert.ts';
 import { StrataNbdServer } from './server.ts';
+import { isLoopbackHost } from './nbd-tls.ts';
+import type { NbdAuthorizer, NbdTlsOptions } from './nbd-tls.ts';
 
 export { ExportLockError } from './exports.ts';
+export type { NbdAuthorizer, NbdTlsOptions } from './nbd-tls.ts';
+export { isLoopbackHost } from './nbd-tls.ts';
+
+/** TLS on the TCP listener: required of every client, which then sees only what `authorize` grants it. */
+export interface NbdTcpTls extends NbdTlsOptions {
+  readonly authorize: NbdAuthorizer;
+}
 
 /** Where a client reaches the server: the unix socket, or a TCP address. */
 export type NbdEndpoint = { readonly socketPath: string } | { readonly host: string; readonly port: number };
@@ -14,8 +23,11 @@ export interface NbdServerOptions {
   readonly store: BlockStore;
   /** Absolute path of the unix socket (mode 0600); a stale socket file there is replaced. */
   readonly socketPath: string;
-  /** Optional TCP listener (port 0 picks a free port; see `tcpAddress`). */
-  readonly tcp?: { readonly host: string; readonly port: number };
+  /**
+   * Optional TCP listener (port 0 picks a free port; see `tcpAddress`). Without `tls` it serves plain NBD
+   * with every export visible, which startNbdServer allows only on a loopback address.
+   */
+  readonly tcp?: { readonly host: string; readonly port: number; readonly tls?: NbdTcpTls };
   readonly logger?: Logger;
   /**
    * Key the secret export names are derived from (HMAC of volume id and owner). The daemon keeps it in
@@ -53,21 +65,51 @@ export interface NbdServer {
   close(): Promise<void>;
 }
 
-/** Starts serving every volume (read-write) and snapshot (read-only) of `store` under its id. */
+/** Raised by startNbdServer for a configuration it refuses (plain NBD on a non-loopback address). */
+export class NbdConfigError extends Error {
+  override readonly name = 'NbdConfigError';
+}
+
+/**
+ * Starts serving every volume (read-write) and snapshot (read-only) of `store` under its id. Throws
+ * NbdConfigError for a TCP listener without TLS on an address other hosts can reach.
+ */
 export async function startNbdServer(options: NbdServerOptions): Promise<NbdServer> {
   assert(options.socketPath.startsWith('/'), 'startNbdServer: socketPath must be absolute');
+  const tcp = options.tcp;
+  if (tcp !== undefined && tcp.tls === undefined && !isLoopbackHost(tcp.host)) {
+    throw new NbdConfigError(
+      `NBD on ${tcp.host} would let anyone who can connect read and write every volume: ` +
+        'TCP without TLS is only allowed on a loopback address (127.0.0.1, ::1)',
+    );
+  }
   const server = new StrataNbdServer(options);
   await server.listen();
   return server;
 }
 
-/** The URI of an export: `nbd+unix:///NAME?socket=PATH` or `nbd://HOST:PORT/NAME`. */
-export function nbdUri(exportName: string, endpoint: NbdEndpoint): string {
+/** How a client authenticates over TLS: a PSK file and its identity, or a certificates directory. */
+export type NbdClientTls =
+  { readonly pskFile: string; readonly identity: string } | { readonly certificatesDir: string };
+
+/**
+ * The URI of an export: `nbd+unix:///NAME?socket=PATH`, `nbd://HOST:PORT/NAME`, or with `tls` (absolute
+ * paths) `nbds://IDENTITY@HOST:PORT/NAME?tls-psk-file=FILE` or `nbds://HOST:PORT/NAME?tls-certificates=DIR`,
+ * as libnbd reads them.
+ */
+export function nbdUri(exportName: string, endpoint: NbdEndpoint, tls?: NbdClientTls): string {
   const name = encodeURIComponent(exportName);
   if ('socketPath' in endpoint) {
     assert(endpoint.socketPath.startsWith('/'), 'nbdUri: socket path must be absolute');
     return `nbd+unix:///${name}?socket=${encodeURI(endpoint.socketPath)}`;
   }
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-  return `nbd://${host}:${endpoint.port}/${name}`;
+  if (tls === undefined) return `nbd://${host}:${endpoint.port}/${name}`;
+  if ('certificatesDir' in tls) {
+    assert(tls.certificatesDir.startsWith('/'), 'nbdUri: certificates dir must be absolute');
+    return `nbds://${host}:${endpoint.port}/${name}?tls-certificates=${encodeURIComponent(tls.certificatesDir)}`;
+  }
+  assert(tls.pskFile.startsWith('/'), 'nbdUri: psk file must be absolute');
+  const user = encodeURIComponent(tls.identity);
+  return `nbds://${user}@${host}:${endpoint.port}/${name}?tls-psk-file=${encodeURIComponent(tls.pskFile)}`;
 }

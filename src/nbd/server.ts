@@ -14,6 +14,8 @@ import { ByteReader, PeerGoneError } from './byte-reader.ts';
 import { NbdConnection } from './connection.ts';
 import { ExportRegistry } from './exports.ts';
 import { HandshakeError, negotiate } from './handshake.ts';
+import type { HandshakeChannel, ListenerAccess } from './handshake.ts';
+import { NbdTls } from './nbd-tls.ts';
 import type { NbdServer, NbdServerOptions } from './nbd-server.ts';
 import { nbdUri } from './nbd-server.ts';
 
@@ -45,11 +47,16 @@ export class StrataNbdServer implements NbdServer {
 
   /** Binds the unix socket (0600 from the first moment) and the optional TCP port. */
   async listen(): Promise<void> {
-    const unix = this.#createServer();
+    const unix = this.#createServer({ kind: 'trusted' });
     await listenPrivateSocket(unix, this.socketPath);
     this.#servers.push(unix);
     if (this.#options.tcp) {
-      const tcp = this.#createServer();
+      const tls = this.#options.tcp.tls;
+      const tcp = this.#createServer(
+        tls === undefined
+          ? { kind: 'trusted' }
+          : { kind: 'tls', tls: new NbdTls(tls), authorize: tls.authorize },
+      );
       await listenOn(tcp, { host: this.#options.tcp.host, port: this.#options.tcp.port });
       const address = tcp.address();
       assert(address !== null && typeof address === 'object', 'tcp listener has no address');
@@ -57,7 +64,8 @@ export class StrataNbdServer implements NbdServer {
       this.#servers.push(tcp);
     }
     this.#unsubscribe = this.#store.onDeviceRemoved((id) => this.#onDeviceRemoved(id));
-    this.#logger.info({ socket: this.socketPath, tcp: this.tcpAddress }, 'nbd: listening');
+    const tcpTls = this.#options.tcp === undefined ? null : this.#options.tcp.tls !== undefined;
+    this.#logger.info({ socket: this.socketPath, tcp: this.tcpAddress, tcpTls }, 'nbd: listening');
   }
 
   uri(exportName: string): string {
@@ -109,28 +117,29 @@ export class StrataNbdServer implements NbdServer {
     this.#logger.info({ socket: this.socketPath }, 'nbd: closed');
   }
 
-  #createServer(): Server {
+  #createServer(access: ListenerAccess): Server {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
-      void this.#accept(socket);
+      void this.#accept(socket, access);
     });
     server.on('error', (error) => this.#logger.error({ err: error }, 'nbd: listener error'));
     return server;
   }
 
-  async #accept(socket: Socket): Promise<void> {
+  async #accept(socket: Socket, access: ListenerAccess): Promise<void> {
     if (this.#closing) return void socket.destroy();
     socket.setNoDelay(true);
     // Peers vanish mid-write (EPIPE, ECONNRESET); that ends the socket and is never a server error.
     socket.on('error', (error) => this.#logger.debug({ err: error }, 'nbd: socket error'));
     this.#handshaking.add(socket);
+    const channel: HandshakeChannel = { socket, reader: new ByteReader(socket) };
+    // The raw socket carries the TLS socket too, so destroying it ends either.
     const timer = setTimeout(() => socket.destroy(), limits.nbdHandshakeTimeoutMs);
-    const reader = new ByteReader(socket);
     try {
-      const negotiated = await negotiate(socket, reader, this.#registry);
-      const leftover = reader.detach();
-      if (this.#closing || socket.destroyed) return void socket.destroy();
+      const negotiated = await negotiate(channel, this.#registry, access);
+      const leftover = channel.reader.detach();
+      if (this.#closing || channel.socket.destroyed) return void channel.socket.destroy();
       const connection = new NbdConnection({
-        socket,
+        socket: channel.socket,
         store: this.#store,
         negotiated,
         logger: this.#logger,
@@ -141,11 +150,12 @@ export class StrataNbdServer implements NbdServer {
       void connection.closed.then(() => this.#connections.delete(connection));
       this.#logger.debug({ export: negotiated.export.device.id }, 'nbd: client connected');
     } catch (error) {
-      reader.detach();
+      channel.reader.detach();
       if (error instanceof HandshakeError || error instanceof PeerGoneError) {
         this.#logger.debug({ reason: error.message }, 'nbd: handshake ended');
-        socket.end();
-        setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
+        const ending = channel.socket;
+        ending.end();
+        setTimeout(() => ending.destroy(), STOP_GRACE_MS).unref();
       } else {
         throw error;
       }
