@@ -10,6 +10,7 @@
 // PSK (nbd-tls.test.ts runs both real clients against this).
 import { createSecureContext, TLSSocket } from 'node:tls';
 import type { SecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Socket } from 'node:net';
 import { assert } from '../base/assert.ts';
@@ -33,9 +34,10 @@ export class TlsUpgradeError extends Error {
   override readonly name = 'TlsUpgradeError';
 }
 
-// PSK suites are off in OpenSSL's default list; name them, plus the certificate suites we accept.
+// PSK suites are off in OpenSSL's default list; name them, plus the certificate suites we accept. TLS 1.3
+// offers only SHA-256 suites: OpenSSL's PSK callback makes SHA-256 sessions, so with a SHA-384 suite chosen
+// it would drop the client's PSK and ask for a certificate ("Insufficient credentials" at gnutls).
 const CIPHERS = [
-  'TLS_AES_256_GCM_SHA384',
   'TLS_AES_128_GCM_SHA256',
   'TLS_CHACHA20_POLY1305_SHA256',
   'ECDHE-PSK-CHACHA20-POLY1305',
@@ -56,13 +58,22 @@ const PSK_BYTES_MIN = 16;
 export class NbdTls {
   readonly #options: NbdTlsOptions;
   readonly #context: SecureContext;
+  readonly #authorities: readonly X509Certificate[];
 
   constructor(options: NbdTlsOptions) {
     assert(options.pskFor !== undefined || options.x509 !== undefined, 'NbdTls: neither PSK nor x509');
     this.#options = options;
+    this.#authorities = options.x509 === undefined ? [] : parseCertificates(options.x509.ca);
+    assert(
+      options.x509 === undefined || this.#authorities.length > 0,
+      'NbdTls: no certificate in the CA PEM',
+    );
     this.#context = createSecureContext({
       minVersion: 'TLSv1.2',
       ciphers: CIPHERS,
+      // OpenSSL treats a TLS 1.3 PSK like a resumed session, which needs this when client certificates are
+      // requested too (else "session id context uninitialized"); tls.createServer sets it, TLSSocket not.
+      sessionIdContext: 'strata-nbd',
       ...(options.x509 !== undefined
         ? { cert: options.x509.cert, key: options.x509.key, ca: options.x509.ca }
         : {}),
@@ -98,7 +109,7 @@ export class NbdTls {
     secure.on('error', () => {});
     await settled(secure);
     if (pskIdentity !== null) return { socket: secure, identity: pskIdentity };
-    return { socket: secure, identity: certificateIdentity(secure) };
+    return { socket: secure, identity: certificateIdentity(secure, this.#authorities) };
   }
 }
 
@@ -125,21 +136,30 @@ function settled(secure: TLSSocket): Promise<void> {
   });
 }
 
-// The subject CN of a certificate that chains to our CA; throws TlsUpgradeError for anything else.
-function certificateIdentity(secure: TLSSocket): string {
-  const certificate = secure.getPeerCertificate();
-  if (!secure.authorized || certificate === null || Object.keys(certificate).length === 0) {
+// The subject CN of a client certificate issued and signed by one of `authorities`, within its validity
+// dates; throws TlsUpgradeError for anything else. A TLSSocket built by hand (not by tls.Server) never sets
+// `authorized`, so the check is done here, with the public X509Certificate API.
+function certificateIdentity(secure: TLSSocket, authorities: readonly X509Certificate[]): string {
+  const peer = secure.getPeerX509Certificate();
+  const refuse = (why: string): never => {
     secure.destroy();
-    const why = secure.authorizationError === null ? 'no client certificate' : secure.authorizationError;
-    throw new TlsUpgradeError(`TLS client not authorised: ${String(why)}`);
-  }
-  const commonName = certificate.subject.CN;
-  const identity = Array.isArray(commonName) ? undefined : commonName;
-  if (identity === undefined || identity === '') {
-    secure.destroy();
-    throw new TlsUpgradeError('TLS client certificate has no subject CN to take as its identity');
-  }
-  return identity;
+    throw new TlsUpgradeError(`TLS client not authorised: ${why}`);
+  };
+  if (peer === undefined) return refuse('no PSK and no client certificate');
+  if (!authorities.some((ca) => peer.checkIssued(ca) && peer.verify(ca.publicKey)))
+    return refuse(`certificate "${peer.subject}" is not signed by the configured CA`);
+  const now = Date.now();
+  if (Date.parse(peer.validFrom) > now || Date.parse(peer.validTo) < now)
+    return refuse(`certificate "${peer.subject}" is outside its validity dates`);
+  const commonName = /^CN=(.+)$/m.exec(peer.subject)?.[1];
+  if (commonName === undefined) return refuse('certificate has no subject CN to take as its identity');
+  return commonName;
+}
+
+/** The certificates in a PEM bundle. */
+function parseCertificates(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((block) => new X509Certificate(block));
 }
 
 /** True for addresses only this host can reach: `localhost`, 127.0.0.0/8 and ::1 (also IPv4-mapped). */
