@@ -129,10 +129,13 @@ function settled(secure: TLSSocket): Promise<void> {
       secure.off('secure', done);
       secure.off('error', fail);
       secure.off('close', fail);
+      secure.off('end', fail);
     };
     secure.once('secure', done);
     secure.once('error', fail);
     secure.once('close', fail);
+    // The listener allows half-open sockets, so a client that hangs up mid-handshake only sends 'end'.
+    secure.once('end', fail);
   });
 }
 
