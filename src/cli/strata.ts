@@ -5,6 +5,7 @@ import { registerAccount } from './account.ts';
 import { registerFsck } from './fsck.ts';
 import { registerNbdUri } from './nbd-uri.ts';
 import { registerNbdPsk } from './nbd-psk.ts';
+import { registerInstallService } from './install-service.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerImage } from './image.ts';
 import { registerSnapshot } from './snapshot.ts';
@@ -20,6 +21,7 @@ for (const register of [
   registerFsck,
   registerNbdUri,
   registerNbdPsk,
+  registerInstallService,
   registerDoctor,
   registerImage,
   registerSnapshot,
