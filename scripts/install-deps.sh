@@ -22,6 +22,8 @@ declare -A apt_packages=(
   [linux-image-cloud-amd64]=/boot/vmlinuz-*-cloud-amd64
   [cpio]=/usr/bin/cpio
   [procps]=/usr/bin/pkill
+  [openssl]=/usr/bin/openssl
+  [systemd]=/usr/bin/systemd-analyze
 )
 
 missing=()
