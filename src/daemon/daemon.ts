@@ -192,6 +192,8 @@ function nbdTcp(
   dataDir: string,
   database: OpenedDatabase,
 ): Pick<NbdServerOptions, 'tcp'> {
+  if (options.nbdTlsX509Dir !== undefined && (options.nbdListen === undefined || options.nbdTls === 'off'))
+    throw new Error('--nbd-tls-x509 needs --nbd-listen with --nbd-tls on');
   if (options.nbdListen === undefined) return {};
   if (options.nbdTls === 'off') return { tcp: options.nbdListen };
   const psk = new NbdPskKeys(loadOrCreateKeyFile(join(dataDir, 'master.key')));

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { newId } from '../base/ids.ts';
 import { isLoopbackHost, NbdConfigError, startNbdServer } from './nbd-server.ts';
 import type { NbdServer } from './nbd-server.ts';
-import { HandshakeFlag, Opt, Rep } from './protocol.ts';
+import { once } from 'node:events';
+import tls from 'node:tls';
+import { ByteReader } from './byte-reader.ts';
+import { HandshakeFlag, IHAVEOPT, Opt, Rep } from './protocol.ts';
 import { RawClient, goData } from './testing/raw-client.ts';
 import { run, startHarness } from './testing/harness.ts';
 import type { Harness } from './testing/harness.ts';
@@ -126,6 +129,52 @@ test('a plain client is told TLS is required; EXPORT_NAME before STARTTLS is hun
   client.sendOption(Opt.EXPORT_NAME, Buffer.from(id));
   await client.closed;
   assert.equal(server.connectionCount(id), 0);
+});
+
+test('after STARTTLS a second STARTTLS is invalid, and LIST and INFO answer for the identity only', async () => {
+  const own = await resource(ALICE, 'vol');
+  const other = await resource(BOB, 'vol');
+  const { client } = await RawClient.connect({ host: '127.0.0.1', port });
+  client.sendClientFlags(HandshakeFlag.FIXED_NEWSTYLE | HandshakeFlag.NO_ZEROES);
+  client.sendOption(Opt.STARTTLS, Buffer.alloc(0));
+  assert.equal((await client.readOptionReply()).type, Rep.ACK);
+  client.reader.detach();
+  const secure = tls.connect({
+    socket: client.socket,
+    ciphers: 'TLS_AES_128_GCM_SHA256',
+    checkServerIdentity: () => undefined,
+    pskCallback: () => ({ psk: keys.get(ALICE) ?? Buffer.alloc(0), identity: ALICE }),
+  });
+  await once(secure, 'secureConnect');
+  const reader = new ByteReader(secure);
+  const send = (option: number, data: Buffer): void => {
+    const header = Buffer.alloc(16);
+    header.writeBigUInt64BE(IHAVEOPT, 0);
+    header.writeUInt32BE(option, 8);
+    header.writeUInt32BE(data.length, 12);
+    secure.write(Buffer.concat([header, data]));
+  };
+  const replyType = async (): Promise<{ type: number; data: Buffer }> => {
+    const header = await reader.read(20);
+    return { type: header.readUInt32BE(12), data: await reader.read(header.readUInt32BE(16)) };
+  };
+  send(Opt.STARTTLS, Buffer.alloc(0));
+  assert.equal((await replyType()).type, Rep.ERR_INVALID, 'STARTTLS twice');
+  send(Opt.LIST, Buffer.alloc(0));
+  const names: string[] = [];
+  for (let reply = await replyType(); reply.type !== Rep.ACK; reply = await replyType()) {
+    assert.equal(reply.type, Rep.SERVER);
+    names.push(reply.data.toString('utf8', 4, 4 + reply.data.readUInt32BE(0)));
+  }
+  assert.deepEqual(names.sort(), [...(granted.get(ALICE) ?? [])].sort());
+  assert.ok(names.includes(own) && !names.includes(other));
+  send(Opt.INFO, goData(other, []));
+  const refusedInfo = await replyType();
+  assert.equal(refusedInfo.type, Rep.ERR_UNKNOWN, "another account's volume reads as missing");
+  assert.match(refusedInfo.data.toString(), /no volume or snapshot named/);
+  send(Opt.ABORT, Buffer.alloc(0));
+  assert.equal((await replyType()).type, Rep.ACK);
+  secure.destroy();
 });
 
 test('a wrong PSK, an unknown identity and a certificate from another CA are refused', async () => {

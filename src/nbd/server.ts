@@ -132,8 +132,10 @@ export class StrataNbdServer implements NbdServer {
     socket.on('error', (error) => this.#logger.debug({ err: error }, 'nbd: socket error'));
     this.#handshaking.add(socket);
     const channel: HandshakeChannel = { socket, reader: new ByteReader(socket) };
-    // The raw socket carries the TLS socket too, so destroying it ends either.
-    const timer = setTimeout(() => socket.destroy(), limits.nbdHandshakeTimeoutMs);
+    const timer = setTimeout(() => {
+      channel.socket.destroy(); // the TLS socket, once STARTTLS replaced the raw one
+      socket.destroy();
+    }, limits.nbdHandshakeTimeoutMs);
     try {
       const negotiated = await negotiate(channel, this.#registry, access);
       const leftover = channel.reader.detach();
