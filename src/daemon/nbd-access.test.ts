@@ -133,8 +133,15 @@ test(
       child = undefined;
 
       // Plain NBD off loopback is refused at start, naming the reason.
-      const plain = serve(dataDir, {}, ['--nbd-listen', '0.0.0.0:0', '--nbd-tls', 'off']);
-      await assert.rejects(plain, /exited with 1[\s\S]*only allowed on a loopback address/);
+      const plain = await run(strataBin, [
+        ...['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--hypervisor', 'fake'],
+        ...['--nbd-listen', '0.0.0.0:0', '--nbd-tls', 'off'],
+      ]).then(
+        () => null,
+        (error: { code?: number; stderr?: string }) => error,
+      );
+      assert.equal(plain?.code, 1, 'strata serve must refuse plain NBD on 0.0.0.0');
+      assert.match(plain?.stderr ?? '', /only allowed on a loopback address/);
     } finally {
       child?.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
