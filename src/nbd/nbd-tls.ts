@@ -6,8 +6,8 @@
 //   TLS handshake itself.
 // - x509 with client certificates (libnbd's tls-certificates=DIR, qemu's tls-creds-x509): the client's
 //   certificate must chain to `ca`, and its subject CN is the identity.
-// gnutls (libnbd, qemu) and OpenSSL (Node) agree on TLS 1.3 with certificates, and on TLS 1.2 and 1.3 with
-// PSK (nbd-tls.test.ts runs both real clients against this).
+// gnutls (libnbd, qemu) and OpenSSL (Node) negotiate TLS 1.3 both ways (nbd-tls.test.ts runs both real
+// clients against this); TLS 1.2 suites stay offered for older clients.
 import { createSecureContext, TLSSocket } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
