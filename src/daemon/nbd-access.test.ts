@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { serve, stop, strataBin } from './testing/serve-process.ts';
+import { NbdPskKeys } from './nbd-access.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -57,6 +58,23 @@ async function refused(command: string, args: string[]): Promise<string> {
   assert.notEqual(outcome, null, `${command} ${args.join(' ')} should have been refused`);
   return outcome ?? '';
 }
+
+test('account PSKs derive from the master key: stable, one per account, none for other identities', () => {
+  const master = randomBytes(32);
+  const keys = new NbdPskKeys(master);
+  const alice = keys.keyFor('123456789012');
+  assert.ok(alice !== null && alice.length === 32);
+  assert.deepEqual(
+    new NbdPskKeys(Buffer.from(master)).keyFor('123456789012'),
+    alice,
+    'same master, same key',
+  );
+  assert.notDeepEqual(keys.keyFor('123456789013'), alice, 'another account, another key');
+  assert.notDeepEqual(new NbdPskKeys(randomBytes(32)).keyFor('123456789012'), alice, 'another master');
+  for (const identity of ['', 'admin', '12345678901', '1234567890123', '12345678901x', 'root'])
+    assert.equal(keys.keyFor(identity), null, identity);
+  assert.equal(keys.pskFileLine('123456789012'), `123456789012:${alice.toString('hex')}\n`);
+});
 
 test(
   'strata serve --nbd-listen: TLS required, a PSK per account, each account sees and opens only its own volumes',
