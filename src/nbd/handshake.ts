@@ -164,8 +164,13 @@ async function startTls(state: State, tls: NbdTls): Promise<void> {
 // The devices this client may see: all on a trusted listener, else what its identity is granted.
 async function allowedDevices(state: State): Promise<ReadonlySet<string> | undefined> {
   if (state.access.kind === 'trusted') return undefined;
-  assert(state.identity !== null, 'allowedDevices before TLS');
-  return state.access.authorize(state.identity);
+  const identity = state.identity;
+  assert(identity !== null, 'allowedDevices before TLS');
+  // A failed lookup (the database away) ends this handshake, never the server.
+  return state.access.authorize(identity).catch((error: unknown) => {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new HandshakeError(`could not look up what ${identity} may open: ${why}`);
+  });
 }
 
 // Returns the negotiated export when the option ends the handshake, else null to keep haggling.

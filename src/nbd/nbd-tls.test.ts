@@ -20,9 +20,12 @@ import { issue, makeCa, writePskFile } from './testing/tls-fixtures.ts';
 const MiB = 1024 * 1024;
 const ALICE = '111111111111';
 const BOB = '222222222222';
+// An identity whose authorisation lookup fails, as when the database is away.
+const UNLUCKY = '333333333333';
 const keys = new Map([
   [ALICE, randomBytes(32)],
   [BOB, randomBytes(32)],
+  [UNLUCKY, randomBytes(32)],
 ]);
 const granted = new Map<string, Set<string>>([
   [ALICE, new Set()],
@@ -53,7 +56,10 @@ before(async () => {
           cert: await read('server-cert.pem'),
           key: await read('server-key.pem'),
         },
-        authorize: async (identity) => granted.get(identity) ?? new Set(),
+        authorize: async (identity) => {
+          if (identity === UNLUCKY) throw new Error('the database is away');
+          return granted.get(identity) ?? new Set();
+        },
       },
     },
   });
@@ -255,6 +261,12 @@ test('data round-trips over TLS: qemu-img writes with PSK, nbdcopy reads back, x
     `driver=nbd,host=127.0.0.1,port=${port},export=${id},tls-creds=tls0`,
   ];
   assert.match(await run('qemu-img', ['info', ...qemuX509]), /virtual size: 8 MiB/);
+});
+
+test('a failed authorisation lookup ends that handshake only; the server keeps serving', async () => {
+  const id = await resource(ALICE, 'vol');
+  await fails('nbdinfo', ['--list', pskUri(UNLUCKY, await pskFile(UNLUCKY), '')]);
+  assert.match(await run('nbdinfo', ['--size', pskUri(ALICE, await pskFile(ALICE), id)]), /^4194304$/m);
 });
 
 test('plain TCP is refused off loopback; loopback addresses are recognised', async () => {
