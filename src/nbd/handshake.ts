@@ -7,7 +7,8 @@ import { limits } from '../base/limits.ts';
 import { ByteReader } from './byte-reader.ts';
 import type { ExportRegistry, ResolvedExport, ResolveFailure } from './exports.ts';
 import { TlsUpgradeError } from './nbd-tls.ts';
-import type { NbdAuthorizer, NbdTls } from './nbd-tls.ts';
+import type { NbdTls } from './nbd-tls.ts';
+import type { NbdAuthorizer } from './nbd-server.ts';
 import {
   BASE_ALLOCATION,
   BASE_ALLOCATION_ID,

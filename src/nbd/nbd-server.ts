@@ -3,12 +3,22 @@ import type { Logger } from '../base/log.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import { assert } from '../base/assert.ts';
 import { StrataNbdServer } from './server.ts';
-import { isLoopbackHost } from './nbd-tls.ts';
-import type { NbdAuthorizer, NbdTlsOptions } from './nbd-tls.ts';
 
 export { ExportLockError } from './exports.ts';
-export type { NbdAuthorizer, NbdTlsOptions } from './nbd-tls.ts';
-export { isLoopbackHost } from './nbd-tls.ts';
+
+/**
+ * The device ids (volumes and snapshots) a TLS identity may list and open; asked afresh for every option
+ * that names or lists exports. An unknown identity gets an empty set.
+ */
+export type NbdAuthorizer = (identity: string) => Promise<ReadonlySet<string>>;
+
+/** TLS settings of a listener. At least one of `pskFor` and `x509` must be given. */
+export interface NbdTlsOptions {
+  /** The pre-shared key of a PSK identity, or null to refuse that identity. Called during the handshake. */
+  readonly pskFor?: (identity: string) => Buffer | null;
+  /** PEM: the server's certificate chain and key, and the CA that client certificates must chain to. */
+  readonly x509?: { readonly cert: string; readonly key: string; readonly ca: string };
+}
 
 /** TLS on the TCP listener: required of every client, which then sees only what `authorize` grants it. */
 export interface NbdTcpTls extends NbdTlsOptions {
@@ -76,13 +86,6 @@ export class NbdConfigError extends Error {
  */
 export async function startNbdServer(options: NbdServerOptions): Promise<NbdServer> {
   assert(options.socketPath.startsWith('/'), 'startNbdServer: socketPath must be absolute');
-  const tcp = options.tcp;
-  if (tcp !== undefined && tcp.tls === undefined && !isLoopbackHost(tcp.host)) {
-    throw new NbdConfigError(
-      `NBD on ${tcp.host} would let anyone who can connect read and write every volume: ` +
-        'TCP without TLS is only allowed on a loopback address (127.0.0.1, ::1)',
-    );
-  }
   const server = new StrataNbdServer(options);
   await server.listen();
   return server;

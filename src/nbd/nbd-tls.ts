@@ -14,20 +14,7 @@ import { X509Certificate } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Socket } from 'node:net';
 import { assert } from '../base/assert.ts';
-
-/**
- * The device ids (volumes and snapshots) a TLS identity may list and open; asked afresh for every option
- * that names or lists exports. An unknown identity gets an empty set.
- */
-export type NbdAuthorizer = (identity: string) => Promise<ReadonlySet<string>>;
-
-/** TLS settings of a listener. At least one of `pskFor` and `x509` must be given. */
-export interface NbdTlsOptions {
-  /** The pre-shared key of a PSK identity, or null to refuse that identity. Called during the handshake. */
-  readonly pskFor?: (identity: string) => Buffer | null;
-  /** PEM: the server's certificate chain and key, and the CA that client certificates must chain to. */
-  readonly x509?: { readonly cert: string; readonly key: string; readonly ca: string };
-}
+import type { NbdTlsOptions } from './nbd-server.ts';
 
 /** Why a TLS upgrade failed (bad key, no certificate, garbage instead of a ClientHello). */
 export class TlsUpgradeError extends Error {

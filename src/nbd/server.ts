@@ -15,9 +15,9 @@ import { NbdConnection } from './connection.ts';
 import { ExportRegistry } from './exports.ts';
 import { HandshakeError, negotiate } from './handshake.ts';
 import type { HandshakeChannel, ListenerAccess } from './handshake.ts';
-import { NbdTls } from './nbd-tls.ts';
+import { isLoopbackHost, NbdTls } from './nbd-tls.ts';
 import type { NbdServer, NbdServerOptions } from './nbd-server.ts';
-import { nbdUri } from './nbd-server.ts';
+import { NbdConfigError, nbdUri } from './nbd-server.ts';
 
 // A graceful stop waits this long for in-flight requests before the socket is destroyed.
 const STOP_GRACE_MS = 5_000;
@@ -45,8 +45,18 @@ export class StrataNbdServer implements NbdServer {
     this.#registry = new ExportRegistry(options.store, options.attachmentKey ?? randomBytes(32));
   }
 
-  /** Binds the unix socket (0600 from the first moment) and the optional TCP port. */
+  /**
+   * Binds the unix socket (0600 from the first moment) and the optional TCP port; throws NbdConfigError,
+   * binding nothing, for plain TCP on a non-loopback address.
+   */
   async listen(): Promise<void> {
+    const plain = this.#options.tcp;
+    if (plain !== undefined && plain.tls === undefined && !isLoopbackHost(plain.host)) {
+      throw new NbdConfigError(
+        `NBD on ${plain.host} would let anyone who can connect read and write every volume: ` +
+          'TCP without TLS is only allowed on a loopback address (127.0.0.1, ::1)',
+      );
+    }
     const unix = this.#createServer({ kind: 'trusted' });
     await listenPrivateSocket(unix, this.socketPath);
     this.#servers.push(unix);
