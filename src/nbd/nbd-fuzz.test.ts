@@ -23,7 +23,7 @@ import {
 } from './protocol.ts';
 import { RawClient, goData, metaContextData } from './testing/raw-client.ts';
 import { run, startHarness } from './testing/harness.ts';
-import { startNbdServer } from './nbd-server.ts';
+import { startNbdServer } from './start-nbd-server.ts';
 import { writePskFile } from './testing/tls-fixtures.ts';
 import type { Harness } from './testing/harness.ts';
 
