@@ -29,6 +29,8 @@ declare -A apt_packages=(
   [procps]=/usr/bin/pkill
   [socat]=/usr/bin/socat
   [time]=/usr/bin/time
+  [openssl]=/usr/bin/openssl
+  [systemd]=/usr/bin/systemd-analyze
 )
 
 missing=()

@@ -33,6 +33,14 @@ export const verbs: Readonly<Record<string, Verb>> = {
       'print the NBD URI of a volume (read-write) or snapshot (read-only) for qemu-img, nbdcopy, nbdinfo',
     load: async () => (await import('./nbd-uri.ts')).registerNbdUri,
   },
+  'nbd-psk': {
+    summary: "write an account's PSK for NBD over TLS (--nbd-listen) to FILE, mode 0600",
+    load: async () => (await import('./nbd-psk.ts')).registerNbdPsk,
+  },
+  'install-service': {
+    summary: 'write a systemd unit that runs strata serve and restarts it on failure',
+    load: async () => (await import('./install-service.ts')).registerInstallService,
+  },
   doctor: {
     summary: 'report what this host can do: QEMU, KVM/TCG, UEFI, disk space, NBD tools, the demo image',
     load: async () => (await import('./doctor.ts')).registerDoctor,

@@ -21,6 +21,8 @@ interface ServeFlags extends SnapshotStoreFlags, RestoreFlags {
   database?: string;
   hypervisor: Hypervisor;
   nbdListen?: string;
+  nbdTls: 'on' | 'off';
+  nbdTlsX509?: string;
   region: string;
   zones?: string;
   logLevel?: string;
@@ -31,7 +33,8 @@ interface ServeFlags extends SnapshotStoreFlags, RestoreFlags {
 /** Registers `strata serve`. */
 export function registerServe(program: Command): void {
   const serveCommand = program.command('serve');
-  for (const option of [...snapshotStoreOptions(), ...restoreOptions()]) serveCommand.addOption(option);
+  for (const option of [...nbdOptions(), ...snapshotStoreOptions(), ...restoreOptions()])
+    serveCommand.addOption(option);
   serveCommand
     .description('run Strata: the EC2/EBS API, block store, NBD server and VMs, in one process')
     .addOption(dataDirOption())
@@ -46,11 +49,6 @@ export function registerServe(program: Command): void {
         .choices(['qemu', 'fake'])
         .env('STRATA_HYPERVISOR')
         .default('qemu'),
-    )
-    .addOption(
-      new Option('--nbd-listen <host:port>', 'also serve NBD on TCP (10809 is standard)').env(
-        'STRATA_NBD_LISTEN',
-      ),
     )
     .addOption(
       new Option('--region <name>', 'the region this daemon serves')
@@ -93,6 +91,26 @@ export function registerServe(program: Command): void {
     });
 }
 
+// --nbd-listen and its TLS settings (docs/nbd.md, TLS and accounts).
+function nbdOptions(): Option[] {
+  return [
+    new Option('--nbd-listen <host:port>', 'also serve NBD on TCP (10809 is standard)').env(
+      'STRATA_NBD_LISTEN',
+    ),
+    new Option(
+      '--nbd-tls <mode>',
+      'TLS on --nbd-listen: on (PSK per account, required) or off (loopback only)',
+    )
+      .choices(['on', 'off'])
+      .env('STRATA_NBD_TLS')
+      .default('on'),
+    new Option(
+      '--nbd-tls-x509 <dir>',
+      'also accept client certificates (CN = account id): ca-cert.pem, server-cert.pem, server-key.pem',
+    ).env('STRATA_NBD_TLS_X509'),
+  ];
+}
+
 async function serve(flags: ServeFlags): Promise<void> {
   const logger = createLogger(flags.logLevel !== undefined ? { level: flags.logLevel } : {});
   const options: DaemonOptions = {
@@ -105,6 +123,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     logger,
     ...(flags.database ? { databaseUrl: flags.database } : {}),
     ...(flags.nbdListen ? { nbdListen: parseListenAddress(flags.nbdListen, '--nbd-listen') } : {}),
+    nbdTls: flags.nbdTls,
+    ...(flags.nbdTlsX509 ? { nbdTlsX509Dir: flags.nbdTlsX509 } : {}),
     ...(flags.zones ? { zones: flags.zones.split(',').map((zone) => zone.trim()) } : {}),
     ...adminKeysFromEnv(),
     snapshotStore: snapshotStoreFromFlags(flags),

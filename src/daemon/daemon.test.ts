@@ -2,56 +2,19 @@
 // `strata account create` against a running daemon, SIGTERM, and a restart on the same data dir.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { serve, stop, strataBin } from './testing/serve-process.ts';
 
 const run = promisify(execFile);
-const strataBin = fileURLToPath(new URL('../../bin/strata', import.meta.url));
 const adminKeys = {
   STRATA_ADMIN_ACCESS_KEY_ID: 'AKIASTRATATESTADMIN0',
   STRATA_ADMIN_SECRET_ACCESS_KEY: 'test-admin-secret-0123456789abcdef',
 };
-
-/** Starts `strata serve` on a free port and resolves with its endpoint once it logs that it listens. */
-function serve(
-  dataDir: string,
-  env: Record<string, string>,
-  extra: string[] = [],
-): Promise<{ child: ChildProcess; endpoint: string; log: string }> {
-  const child = spawn(
-    strataBin,
-    ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--hypervisor', 'fake', ...extra],
-    {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`strata serve did not start:\n${log}`)), 30_000);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /"endpoint":"(http:\/\/[^"]+)"/.exec(log);
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolve({ child, endpoint: match[1], log });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`strata serve exited with ${code}:\n${log}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
-}
 
 /**
  * Whether the installed AWS CLI reads `endpoint_url` from its config file (v1 from 1.29, v2 from 2.13).

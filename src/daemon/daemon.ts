@@ -15,7 +15,8 @@ import { Archive, type LazyRestoreStore } from '../objectstore/objectstore.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import { startNbdServer } from '../nbd/start-nbd-server.ts';
 import { loadOrCreateKeyFile } from '../base/key-file.ts';
-import type { NbdServer } from '../nbd/nbd-server.ts';
+import type { NbdServer, NbdServerOptions } from '../nbd/nbd-server.ts';
+import { NbdPskKeys, nbdTcpTls } from './nbd-access.ts';
 import { Accounts } from '../cloud/common/accounts.ts';
 import type { AccessKey, KeyPair } from '../cloud/common/accounts.ts';
 import { SecretBox } from '../cloud/common/accounts-secrets.ts';
@@ -53,6 +54,14 @@ export interface DaemonOptions {
   readonly hypervisor?: Hypervisor;
   /** Extra NBD TCP listener besides `<data-dir>/nbd.sock`. */
   readonly nbdListen?: ListenAddress;
+  /**
+   * TLS on the NBD TCP listener: `on` (default) requires STARTTLS with an account's PSK or certificate and
+   * shows each account only its own volumes and snapshots; `off` (plain, everything visible) is refused
+   * unless `nbdListen` is a loopback address.
+   */
+  readonly nbdTls?: 'on' | 'off';
+  /** Directory with ca-cert.pem, server-cert.pem and server-key.pem: adds x509 client certificates to PSK. */
+  readonly nbdTlsX509Dir?: string;
   readonly region?: string;
   readonly zones?: readonly string[];
   /** `--demo-image`: register the demo image as the admin's AMI `strata-demo` at start (cloud/images/demo-ami.ts). */
@@ -111,7 +120,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       store,
       socketPath: join(dataDir, 'nbd.sock'),
       attachmentKey: loadOrCreateKeyFile(join(dataDir, 'nbd-attachment.key')),
-      ...(options.nbdListen !== undefined ? { tcp: options.nbdListen } : {}),
+      ...nbdTcp(options, dataDir, database),
       logger: options.logger,
     });
     closers.push(() => nbd.close());
@@ -186,6 +195,20 @@ async function ensureAdmin(options: DaemonOptions, cloud: Cloud): ReturnType<Acc
     options.logger.info({ imageId }, 'demo image registered');
   }
   return admin;
+}
+
+// The NBD TCP listener with TLS (PSKs from the master key, loaded after SecretBox made sure it exists).
+function nbdTcp(
+  options: DaemonOptions,
+  dataDir: string,
+  database: OpenedDatabase,
+): Pick<NbdServerOptions, 'tcp'> {
+  if (options.nbdTlsX509Dir !== undefined && (options.nbdListen === undefined || options.nbdTls === 'off'))
+    throw new Error('--nbd-tls-x509 needs --nbd-listen with --nbd-tls on');
+  if (options.nbdListen === undefined) return {};
+  if (options.nbdTls === 'off') return { tcp: options.nbdListen };
+  const psk = new NbdPskKeys(loadOrCreateKeyFile(join(dataDir, 'master.key')));
+  return { tcp: { ...options.nbdListen, tls: nbdTcpTls(database.db, psk, options.nbdTlsX509Dir) } };
 }
 
 // The named settings that are set, without undefined values (exactOptionalPropertyTypes).

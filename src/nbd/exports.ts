@@ -39,11 +39,16 @@ export class ExportRegistry {
     this.#attachmentKey = attachmentKey;
   }
 
-  /** Resolves an export name to a device, or says why it does not open. */
-  resolve(exportName: string): ResolvedExport | ResolveFailure {
+  /**
+   * Resolves an export name to a device, or says why it does not open. With `allowed`, a device outside it
+   * is reported exactly as a missing one, so a client cannot probe for other accounts' ids.
+   */
+  resolve(exportName: string, allowed?: ReadonlySet<string>): ResolvedExport | ResolveFailure {
     const lock = this.#locksBySecret.get(exportName);
     const deviceId = lock ? lock.volumeId : exportName;
-    const device = this.#store.device(deviceId);
+    const found = this.#store.device(deviceId);
+    const device =
+      found !== undefined && (allowed === undefined || allowed.has(found.id)) ? found : undefined;
     if (!device)
       return { reason: 'unknown', message: `no volume or snapshot named "${truncate(exportName)}"` };
     const held = this.#locksByVolume.get(device.id);
@@ -57,9 +62,11 @@ export class ExportRegistry {
     return { device, exportName, readOnly, description: describe(device, held?.owner) };
   }
 
-  /** Every device by its plain id (secret names are never listed). */
-  list(): { name: string; description: string }[] {
-    return this.#store.devices().map((device) => ({
+  /** Every device by its plain id, or those in `allowed` (secret names are never listed). */
+  list(allowed?: ReadonlySet<string>): { name: string; description: string }[] {
+    const devices = this.#store.devices();
+    const visible = allowed === undefined ? devices : devices.filter((device) => allowed.has(device.id));
+    return visible.map((device) => ({
       name: device.id,
       description: describe(device, this.#locksByVolume.get(device.id)?.owner),
     }));

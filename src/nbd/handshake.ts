@@ -1,9 +1,14 @@
 // The fixed-newstyle handshake: option haggling until NBD_OPT_GO / NBD_OPT_EXPORT_NAME picks an export.
+// On a listener that requires TLS, every option but STARTTLS and ABORT gets NBD_REP_ERR_TLS_REQD until the
+// client has upgraded, and from then on it sees only the exports its TLS identity may open.
 import type { Socket } from 'node:net';
 import { assert } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
-import type { ByteReader } from './byte-reader.ts';
+import { ByteReader } from './byte-reader.ts';
 import type { ExportRegistry, ResolvedExport, ResolveFailure } from './exports.ts';
+import { TlsUpgradeError } from './nbd-tls.ts';
+import type { NbdTls } from './nbd-tls.ts';
+import type { NbdAuthorizer } from './nbd-server.ts';
 import {
   BASE_ALLOCATION,
   BASE_ALLOCATION_ID,
@@ -27,6 +32,20 @@ export interface Negotiated {
   readonly transmissionFlags: number;
 }
 
+/** The socket and reader of one handshake; STARTTLS swaps both for their encrypted counterparts. */
+export interface HandshakeChannel {
+  socket: Socket;
+  reader: ByteReader;
+}
+
+/**
+ * Who a listener trusts: `trusted` (the 0600 unix socket, or plain TCP on loopback) sees every export;
+ * `tls` requires STARTTLS first and shows each client only what `authorize` grants its identity.
+ */
+export type ListenerAccess =
+  | { readonly kind: 'trusted' }
+  | { readonly kind: 'tls'; readonly tls: NbdTls; readonly authorize: NbdAuthorizer };
+
 /** Why a handshake ended without an export. */
 export class HandshakeError extends Error {
   override readonly name = 'HandshakeError';
@@ -36,9 +55,11 @@ const PREFERRED_BLOCK_BYTES = 4096;
 const KNOWN_CLIENT_FLAGS = HandshakeFlag.FIXED_NEWSTYLE | HandshakeFlag.NO_ZEROES;
 
 interface State {
-  readonly socket: Socket;
-  readonly reader: ByteReader;
+  readonly channel: HandshakeChannel;
   readonly registry: ExportRegistry;
+  readonly access: ListenerAccess;
+  /** The TLS identity once STARTTLS succeeded; null before (and always on a trusted listener). */
+  identity: string | null;
   fixedNewstyle: boolean;
   noZeroes: boolean;
   structuredReplies: boolean;
@@ -46,12 +67,16 @@ interface State {
   allocationFor: string | null;
 }
 
-/** Runs the handshake; resolves with the export chosen, or rejects with HandshakeError / PeerGoneError. */
+/**
+ * Runs the handshake on `channel` (whose socket and reader STARTTLS replaces); resolves with the export
+ * chosen, or rejects with HandshakeError / PeerGoneError.
+ */
 export async function negotiate(
-  socket: Socket,
-  reader: ByteReader,
+  channel: HandshakeChannel,
   registry: ExportRegistry,
+  access: ListenerAccess,
 ): Promise<Negotiated> {
+  const { socket, reader } = channel;
   const greeting = Buffer.alloc(18);
   greeting.writeBigUInt64BE(NBD_MAGIC, 0);
   greeting.writeBigUInt64BE(IHAVEOPT, 8);
@@ -61,21 +86,22 @@ export async function negotiate(
   if ((clientFlags & ~KNOWN_CLIENT_FLAGS) !== 0)
     throw new HandshakeError(`unknown client flags 0x${clientFlags.toString(16)}`);
   const state: State = {
-    socket,
-    reader,
+    channel,
     registry,
+    access,
+    identity: null,
     fixedNewstyle: (clientFlags & HandshakeFlag.FIXED_NEWSTYLE) !== 0,
     noZeroes: (clientFlags & HandshakeFlag.NO_ZEROES) !== 0,
     structuredReplies: false,
     allocationFor: null,
   };
   for (let count = 0; count < limits.nbdOptionsMax; count++) {
-    const header = await reader.read(16);
+    const header = await channel.reader.read(16);
     if (header.readBigUInt64BE(0) !== IHAVEOPT) throw new HandshakeError('option without IHAVEOPT magic');
     const option = header.readUInt32BE(8);
     const length = header.readUInt32BE(12);
     if (length > limits.nbdOptionBytesMax) {
-      await discard(reader, length);
+      await discard(channel.reader, length);
       reply(
         state,
         option,
@@ -84,30 +110,88 @@ export async function negotiate(
       );
       continue;
     }
-    const data = await reader.read(length);
-    const chosen = handleOption(state, option, data);
+    const data = await channel.reader.read(length);
+    const chosen = awaitingTls(state)
+      ? await beforeTls(state, option, data)
+      : await handleOption(state, option, data);
     if (chosen) return chosen;
   }
   throw new HandshakeError(`more than ${limits.nbdOptionsMax} options`);
 }
 
+function awaitingTls(state: State): boolean {
+  return state.access.kind === 'tls' && state.identity === null;
+}
+
+// Before TLS on a listener that requires it: only STARTTLS and ABORT; EXPORT_NAME has no error reply.
+async function beforeTls(state: State, option: number, data: Buffer): Promise<null> {
+  assert(state.access.kind === 'tls', 'beforeTls on a trusted listener');
+  switch (option) {
+    case Opt.STARTTLS:
+      if (data.length !== 0) return invalid(state, option, 'STARTTLS takes no data');
+      await startTls(state, state.access.tls);
+      return null;
+    case Opt.ABORT:
+      reply(state, option, Rep.ACK);
+      throw new HandshakeError('client aborted');
+    case Opt.EXPORT_NAME:
+      throw new HandshakeError('NBD_OPT_EXPORT_NAME before STARTTLS on a listener that requires TLS');
+    default:
+      if (!state.fixedNewstyle) throw new HandshakeError('a non-fixed-newstyle client cannot do TLS');
+      reply(state, option, Rep.ERR_TLS_REQD, text('this listener requires TLS: send NBD_OPT_STARTTLS first'));
+      return null;
+  }
+}
+
+// Acknowledges STARTTLS, then runs the TLS handshake on the bare socket and swaps the channel to it.
+async function startTls(state: State, tls: NbdTls): Promise<void> {
+  const { channel } = state;
+  // The client may send nothing between STARTTLS and our reply: whatever it did is not TLS.
+  const early = channel.reader.detach();
+  if (early.length > 0) throw new HandshakeError('data after NBD_OPT_STARTTLS before its reply');
+  reply(state, Opt.STARTTLS, Rep.ACK);
+  try {
+    const upgraded = await tls.upgrade(channel.socket);
+    channel.socket = upgraded.socket;
+    channel.reader = new ByteReader(upgraded.socket);
+    state.identity = upgraded.identity;
+  } catch (error) {
+    if (error instanceof TlsUpgradeError) throw new HandshakeError(error.message);
+    throw error;
+  }
+  assert(state.identity !== null, 'startTls: no identity after the upgrade');
+}
+
+// The devices this client may see: all on a trusted listener, else what its identity is granted.
+async function allowedDevices(state: State): Promise<ReadonlySet<string> | undefined> {
+  if (state.access.kind === 'trusted') return undefined;
+  const identity = state.identity;
+  assert(identity !== null, 'allowedDevices before TLS');
+  // A failed lookup (the database away) ends this handshake, never the server.
+  return state.access.authorize(identity).catch((error: unknown) => {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new HandshakeError(`could not look up what ${identity} may open: ${why}`);
+  });
+}
+
 // Returns the negotiated export when the option ends the handshake, else null to keep haggling.
-function handleOption(state: State, option: number, data: Buffer): Negotiated | null {
+async function handleOption(state: State, option: number, data: Buffer): Promise<Negotiated | null> {
   switch (option) {
     case Opt.EXPORT_NAME:
-      return exportName(state, data.toString('utf8'));
+      return exportName(state, data.toString('utf8'), await allowedDevices(state));
     case Opt.GO:
     case Opt.INFO:
-      return info(state, option, data);
+      return info(state, option, data, await allowedDevices(state));
     case Opt.ABORT:
       reply(state, option, Rep.ACK);
       throw new HandshakeError('client aborted');
     case Opt.LIST:
-      list(state, data);
+      list(state, data, await allowedDevices(state));
       return null;
     case Opt.STARTTLS:
-      if (data.length !== 0) reply(state, option, Rep.ERR_INVALID, text('STARTTLS takes no data'));
-      else reply(state, option, Rep.ERR_UNSUP, text('this server does not offer TLS'));
+      if (data.length !== 0) return invalid(state, option, 'STARTTLS takes no data');
+      if (state.identity !== null) return invalid(state, option, 'TLS is already on');
+      reply(state, option, Rep.ERR_UNSUP, text('this listener does not offer TLS'));
       return null;
     case Opt.STRUCTURED_REPLY:
       if (data.length !== 0) return invalid(state, option, 'STRUCTURED_REPLY takes no data');
@@ -116,7 +200,7 @@ function handleOption(state: State, option: number, data: Buffer): Negotiated | 
       return null;
     case Opt.LIST_META_CONTEXT:
     case Opt.SET_META_CONTEXT:
-      metaContext(state, option, data);
+      metaContext(state, option, data, await allowedDevices(state));
       return null;
     default:
       if (!state.fixedNewstyle)
@@ -126,22 +210,27 @@ function handleOption(state: State, option: number, data: Buffer): Negotiated | 
   }
 }
 
-function exportName(state: State, name: string): Negotiated {
-  const resolved = state.registry.resolve(name);
+function exportName(state: State, name: string, allowed: ReadonlySet<string> | undefined): Negotiated {
+  const resolved = state.registry.resolve(name, allowed);
   // NBD_OPT_EXPORT_NAME has no error reply: the spec's only answer to a bad name is to hang up.
   if ('reason' in resolved) throw new HandshakeError(`NBD_OPT_EXPORT_NAME refused: ${resolved.message}`);
   const negotiated = finish(state, resolved);
   const body = Buffer.alloc(10 + (state.noZeroes ? 0 : EXPORT_NAME_PADDING_BYTES));
   body.writeBigUInt64BE(BigInt(resolved.device.sizeBytes), 0);
   body.writeUInt16BE(negotiated.transmissionFlags, 8);
-  state.socket.write(body);
+  state.channel.socket.write(body);
   return negotiated;
 }
 
-function info(state: State, option: number, data: Buffer): Negotiated | null {
+function info(
+  state: State,
+  option: number,
+  data: Buffer,
+  allowed: ReadonlySet<string> | undefined,
+): Negotiated | null {
   const parsed = parseNameAndRequests(data);
   if (!parsed) return invalid(state, option, 'malformed NBD_OPT_INFO/GO data');
-  const resolved = state.registry.resolve(parsed.name);
+  const resolved = state.registry.resolve(parsed.name, allowed);
   if ('reason' in resolved) return refuse(state, option, resolved);
   const negotiated = finish(state, resolved);
   const exportInfo = Buffer.alloc(12);
@@ -174,12 +263,12 @@ function finish(state: State, resolved: ResolvedExport): Negotiated {
   };
 }
 
-function list(state: State, data: Buffer): void {
+function list(state: State, data: Buffer, allowed: ReadonlySet<string> | undefined): void {
   if (data.length !== 0) {
     invalid(state, Opt.LIST, 'NBD_OPT_LIST takes no data');
     return;
   }
-  for (const entry of state.registry.list()) {
+  for (const entry of state.registry.list(allowed)) {
     const name = Buffer.from(entry.name, 'utf8');
     const description = Buffer.from(entry.description, 'utf8');
     const body = Buffer.alloc(4 + name.length + description.length);
@@ -191,7 +280,12 @@ function list(state: State, data: Buffer): void {
   reply(state, Opt.LIST, Rep.ACK);
 }
 
-function metaContext(state: State, option: number, data: Buffer): void {
+function metaContext(
+  state: State,
+  option: number,
+  data: Buffer,
+  allowed: ReadonlySet<string> | undefined,
+): void {
   const parsed = parseMetaContextQuery(data);
   if (!parsed) {
     invalid(state, option, 'malformed meta context request');
@@ -202,7 +296,7 @@ function metaContext(state: State, option: number, data: Buffer): void {
     invalid(state, option, 'NBD_OPT_SET_META_CONTEXT needs NBD_OPT_STRUCTURED_REPLY first');
     return;
   }
-  const resolved = state.registry.resolve(parsed.name);
+  const resolved = state.registry.resolve(parsed.name, allowed);
   if ('reason' in resolved) {
     refuse(state, option, resolved);
     return;
@@ -276,7 +370,7 @@ function reply(state: State, option: number, type: number, body: Buffer = Buffer
   header.writeUInt32BE(option, 8);
   header.writeUInt32BE(type, 12);
   header.writeUInt32BE(body.length, 16);
-  state.socket.write(body.length === 0 ? header : Buffer.concat([header, body]));
+  state.channel.socket.write(body.length === 0 ? header : Buffer.concat([header, body]));
 }
 
 function infoString(type: number, value: string): Buffer {

@@ -15,6 +15,25 @@ export class ExportLockError extends Error {
   }
 }
 
+/**
+ * The device ids (volumes and snapshots) a TLS identity may list and open; asked afresh for every option
+ * that names or lists exports. An unknown identity gets an empty set.
+ */
+export type NbdAuthorizer = (identity: string) => Promise<ReadonlySet<string>>;
+
+/** TLS settings of a listener. At least one of `pskFor` and `x509` must be given. */
+export interface NbdTlsOptions {
+  /** The pre-shared key of a PSK identity, or null to refuse that identity. Called during the handshake. */
+  readonly pskFor?: (identity: string) => Buffer | null;
+  /** PEM: the server's certificate chain and key, and the CA that client certificates must chain to. */
+  readonly x509?: { readonly cert: string; readonly key: string; readonly ca: string };
+}
+
+/** TLS on the TCP listener: required of every client, which then sees only what `authorize` grants it. */
+export interface NbdTcpTls extends NbdTlsOptions {
+  readonly authorize: NbdAuthorizer;
+}
+
 /** Where a client reaches the server: the unix socket, or a TCP address. */
 export type NbdEndpoint = { readonly socketPath: string } | { readonly host: string; readonly port: number };
 
@@ -23,8 +42,11 @@ export interface NbdServerOptions {
   readonly store: BlockStore;
   /** Absolute path of the unix socket (mode 0600); a stale socket file there is replaced. */
   readonly socketPath: string;
-  /** Optional TCP listener (port 0 picks a free port; see `tcpAddress`). */
-  readonly tcp?: { readonly host: string; readonly port: number };
+  /**
+   * Optional TCP listener (port 0 picks a free port; see `tcpAddress`). Without `tls` it serves plain NBD
+   * with every export visible, which startNbdServer allows only on a loopback address.
+   */
+  readonly tcp?: { readonly host: string; readonly port: number; readonly tls?: NbdTcpTls };
   readonly logger?: Logger;
   /**
    * Key the secret export names are derived from (HMAC of volume id and owner). The daemon keeps it in
@@ -62,13 +84,33 @@ export interface NbdServer {
   close(): Promise<void>;
 }
 
-/** The URI of an export: `nbd+unix:///NAME?socket=PATH` or `nbd://HOST:PORT/NAME`. */
-export function nbdUri(exportName: string, endpoint: NbdEndpoint): string {
+/** Raised by startNbdServer for a configuration it refuses (plain NBD on a non-loopback address). */
+export class NbdConfigError extends Error {
+  override readonly name = 'NbdConfigError';
+}
+
+/** How a client authenticates over TLS: a PSK file and its identity, or a certificates directory. */
+export type NbdClientTls =
+  { readonly pskFile: string; readonly identity: string } | { readonly certificatesDir: string };
+
+/**
+ * The URI of an export: `nbd+unix:///NAME?socket=PATH`, `nbd://HOST:PORT/NAME`, or with `tls` (absolute
+ * paths) `nbds://IDENTITY@HOST:PORT/NAME?tls-psk-file=FILE` or `nbds://HOST:PORT/NAME?tls-certificates=DIR`,
+ * as libnbd reads them.
+ */
+export function nbdUri(exportName: string, endpoint: NbdEndpoint, tls?: NbdClientTls): string {
   const name = encodeURIComponent(exportName);
   if ('socketPath' in endpoint) {
     assert(endpoint.socketPath.startsWith('/'), 'nbdUri: socket path must be absolute');
     return `nbd+unix:///${name}?socket=${encodeURI(endpoint.socketPath)}`;
   }
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-  return `nbd://${host}:${endpoint.port}/${name}`;
+  if (tls === undefined) return `nbd://${host}:${endpoint.port}/${name}`;
+  if ('certificatesDir' in tls) {
+    assert(tls.certificatesDir.startsWith('/'), 'nbdUri: certificates dir must be absolute');
+    return `nbds://${host}:${endpoint.port}/${name}?tls-certificates=${encodeURIComponent(tls.certificatesDir)}`;
+  }
+  assert(tls.pskFile.startsWith('/'), 'nbdUri: psk file must be absolute');
+  const user = encodeURIComponent(tls.identity);
+  return `nbds://${user}@${host}:${endpoint.port}/${name}?tls-psk-file=${encodeURIComponent(tls.pskFile)}`;
 }

@@ -12,6 +12,7 @@
 // nbd-server.test.ts asserts the fast path engages on the Node version `engines` names.
 import net from 'node:net';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 /** Called with each read; `chunk` is valid only until it returns (the buffer is refilled by the next read). */
 export type BorrowedChunkSink = (chunk: Buffer) => void;
@@ -30,7 +31,9 @@ interface StreamHandle {
 export function adoptWithReadBuffer(socket: Socket, buffer: Buffer, sink: BorrowedChunkSink): Socket | null {
   const internals = socket as unknown as { _handle?: StreamHandle | null };
   const handle = internals._handle;
+  // A TLS socket's handle yields ciphertext: reading it directly would skip decryption.
   if (
+    socket instanceof TLSSocket ||
     handle === undefined ||
     handle === null ||
     typeof handle.readStop !== 'function' ||

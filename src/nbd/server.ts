@@ -14,8 +14,10 @@ import { ByteReader, PeerGoneError } from './byte-reader.ts';
 import { NbdConnection } from './connection.ts';
 import { ExportRegistry } from './exports.ts';
 import { HandshakeError, negotiate } from './handshake.ts';
+import type { HandshakeChannel, ListenerAccess } from './handshake.ts';
+import { isLoopbackHost, NbdTls } from './nbd-tls.ts';
 import type { NbdServer, NbdServerOptions } from './nbd-server.ts';
-import { nbdUri } from './nbd-server.ts';
+import { NbdConfigError, nbdUri } from './nbd-server.ts';
 
 // A graceful stop waits this long for in-flight requests before the socket is destroyed.
 const STOP_GRACE_MS = 5_000;
@@ -43,13 +45,28 @@ export class StrataNbdServer implements NbdServer {
     this.#registry = new ExportRegistry(options.store, options.attachmentKey ?? randomBytes(32));
   }
 
-  /** Binds the unix socket (0600 from the first moment) and the optional TCP port. */
+  /**
+   * Binds the unix socket (0600 from the first moment) and the optional TCP port; throws NbdConfigError,
+   * binding nothing, for plain TCP on a non-loopback address.
+   */
   async listen(): Promise<void> {
-    const unix = this.#createServer();
+    const plain = this.#options.tcp;
+    if (plain !== undefined && plain.tls === undefined && !isLoopbackHost(plain.host)) {
+      throw new NbdConfigError(
+        `NBD on ${plain.host} would let anyone who can connect read and write every volume: ` +
+          'TCP without TLS is only allowed on a loopback address (127.0.0.1, ::1)',
+      );
+    }
+    const unix = this.#createServer({ kind: 'trusted' });
     await listenPrivateSocket(unix, this.socketPath);
     this.#servers.push(unix);
     if (this.#options.tcp) {
-      const tcp = this.#createServer();
+      const tls = this.#options.tcp.tls;
+      const tcp = this.#createServer(
+        tls === undefined
+          ? { kind: 'trusted' }
+          : { kind: 'tls', tls: new NbdTls(tls), authorize: tls.authorize },
+      );
       await listenOn(tcp, { host: this.#options.tcp.host, port: this.#options.tcp.port });
       const address = tcp.address();
       assert(address !== null && typeof address === 'object', 'tcp listener has no address');
@@ -57,7 +74,8 @@ export class StrataNbdServer implements NbdServer {
       this.#servers.push(tcp);
     }
     this.#unsubscribe = this.#store.onDeviceRemoved((id) => this.#onDeviceRemoved(id));
-    this.#logger.info({ socket: this.socketPath, tcp: this.tcpAddress }, 'nbd: listening');
+    const tcpTls = this.#options.tcp === undefined ? null : this.#options.tcp.tls !== undefined;
+    this.#logger.info({ socket: this.socketPath, tcp: this.tcpAddress, tcpTls }, 'nbd: listening');
   }
 
   uri(exportName: string): string {
@@ -109,28 +127,31 @@ export class StrataNbdServer implements NbdServer {
     this.#logger.info({ socket: this.socketPath }, 'nbd: closed');
   }
 
-  #createServer(): Server {
+  #createServer(access: ListenerAccess): Server {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
-      void this.#accept(socket);
+      void this.#accept(socket, access);
     });
     server.on('error', (error) => this.#logger.error({ err: error }, 'nbd: listener error'));
     return server;
   }
 
-  async #accept(socket: Socket): Promise<void> {
+  async #accept(socket: Socket, access: ListenerAccess): Promise<void> {
     if (this.#closing) return void socket.destroy();
     socket.setNoDelay(true);
     // Peers vanish mid-write (EPIPE, ECONNRESET); that ends the socket and is never a server error.
     socket.on('error', (error) => this.#logger.debug({ err: error }, 'nbd: socket error'));
     this.#handshaking.add(socket);
-    const timer = setTimeout(() => socket.destroy(), limits.nbdHandshakeTimeoutMs);
-    const reader = new ByteReader(socket);
+    const channel: HandshakeChannel = { socket, reader: new ByteReader(socket) };
+    const timer = setTimeout(() => {
+      channel.socket.destroy(); // the TLS socket, once STARTTLS replaced the raw one
+      socket.destroy();
+    }, limits.nbdHandshakeTimeoutMs);
     try {
-      const negotiated = await negotiate(socket, reader, this.#registry);
-      const leftover = reader.detach();
-      if (this.#closing || socket.destroyed) return void socket.destroy();
+      const negotiated = await negotiate(channel, this.#registry, access);
+      const leftover = channel.reader.detach();
+      if (this.#closing || channel.socket.destroyed) return void channel.socket.destroy();
       const connection = new NbdConnection({
-        socket,
+        socket: channel.socket,
         store: this.#store,
         negotiated,
         logger: this.#logger,
@@ -141,11 +162,12 @@ export class StrataNbdServer implements NbdServer {
       void connection.closed.then(() => this.#connections.delete(connection));
       this.#logger.debug({ export: negotiated.export.device.id }, 'nbd: client connected');
     } catch (error) {
-      reader.detach();
+      channel.reader.detach();
       if (error instanceof HandshakeError || error instanceof PeerGoneError) {
         this.#logger.debug({ reason: error.message }, 'nbd: handshake ended');
-        socket.end();
-        setTimeout(() => socket.destroy(), STOP_GRACE_MS).unref();
+        const ending = channel.socket;
+        ending.end();
+        setTimeout(() => ending.destroy(), STOP_GRACE_MS).unref();
       } else {
         throw error;
       }

@@ -31,7 +31,7 @@ export interface Reply {
   readonly data: Buffer;
 }
 
-/** A raw NBD client over a unix socket. */
+/** A raw NBD client over a unix socket or TCP. */
 export class RawClient {
   readonly socket: Socket;
   readonly reader: ByteReader;
@@ -46,10 +46,12 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  /** Connects and reads the server greeting; returns the handshake flags. */
-  static async connect(path: string): Promise<{ client: RawClient; handshakeFlags: number }> {
+  /** Connects (unix socket path, or TCP address) and reads the server greeting; returns the handshake flags. */
+  static async connect(
+    to: string | { host: string; port: number },
+  ): Promise<{ client: RawClient; handshakeFlags: number }> {
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = net.connect({ path }, () => resolve(s));
+      const s = net.connect(typeof to === 'string' ? { path: to } : to, () => resolve(s));
       s.once('error', reject);
     });
     const client = new RawClient(socket);
