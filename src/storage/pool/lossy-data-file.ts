@@ -47,6 +47,12 @@ export class LossyDataFile implements DataFile {
     await this.#inner.sync();
   }
 
+  async punch(position: number, length: number): Promise<void> {
+    // Only durably freed extents are punched: the commit that freed them synced the overlay already.
+    assert(!this.#cut, 'punch after power cut');
+    await this.#inner.punch(position, length);
+  }
+
   async truncate(lengthBytes: number): Promise<void> {
     await this.sync();
     await this.#inner.truncate(lengthBytes);

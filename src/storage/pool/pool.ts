@@ -1,5 +1,5 @@
 // The block store: a sparse data file of extents plus a birth-generation mapping index (see docs/storage.md).
-import { mkdir, statfs } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../../base/assert.ts';
 import { limits } from '../../base/limits.ts';
@@ -18,6 +18,7 @@ import { Allocator } from './allocator.ts';
 import { openRealDataFile, type DataFile } from './data-file.ts';
 import { Lineage, resolveBlock, rowAt, type Row } from './lineage.ts';
 import { ReadTracker } from './read-tracker.ts';
+import { SpaceGuard, isNoSpace, type Fullness, type SpaceStatus } from './space-guard.ts';
 import {
   Batch,
   MetaDb,
@@ -52,6 +53,12 @@ interface Changes {
   readonly rows: [lineage: number, block: number, birth: number, extent: number | null][];
   readonly taken: number[];
   readonly freed: number[];
+  /** Each block's chain as it was before the write changed it: put back if the data I/O fails. */
+  readonly undo: [block: number, chain: Row[]][];
+}
+
+function noChanges(): Changes {
+  return { rows: [], taken: [], freed: [], undo: [] };
 }
 
 /** A write of `data[from, from + length)` at file `position`, with no read first. */
@@ -73,14 +80,16 @@ export async function openPool(options: PoolOptions): Promise<Pool> {
   try {
     let snapshot = meta.load();
     if (!snapshot.pool.has('format_version')) {
-      meta.apply(await initialBatch(options));
+      meta.apply(initialBatch(options));
       snapshot = meta.load();
     }
     const version = snapshot.pool.get('format_version');
     if (version !== metaFormatVersion)
       throw new StoreError('EINVAL', `pool format ${version} is not ${metaFormatVersion}`);
+    const extentBytes = snapshot.pool.get('extent_bytes')!;
+    const space = await SpaceGuard.open({ dir: options.dir, extentBytes });
     const data = options.dataFile ?? (await openRealDataFile(join(options.dir, 'data')));
-    const pool = new Pool(meta, data, snapshot, options.logger ?? silentLogger);
+    const pool = new Pool(meta, data, snapshot, options.logger ?? silentLogger, space);
     await pool.prepare(options.capacityBytes);
     return pool;
   } catch (error) {
@@ -100,7 +109,7 @@ function openMeta(path: string): MetaDb {
   }
 }
 
-async function initialBatch(options: PoolOptions): Promise<Batch> {
+function initialBatch(options: PoolOptions): Batch {
   const extentBytes = options.extentBytes ?? limits.extentBytesDefault;
   const powerOfTwo = (extentBytes & (extentBytes - 1)) === 0;
   if (
@@ -115,9 +124,8 @@ async function initialBatch(options: PoolOptions): Promise<Batch> {
       `extent size must be a power of two in ${range} bytes: got ${extentBytes}`,
     );
   }
-  // Default capacity: the file system's free space at creation (thin: nothing is reserved).
-  const fs = await statfs(options.dir);
-  const capacityBytes = options.capacityBytes ?? fs.bavail * fs.bsize;
+  // No quota unless asked for: the live file system bounds the pool (space-guard.ts), not a number fixed now.
+  const capacityBytes = options.capacityBytes ?? limits.poolCapacityBytesUnbounded;
   if (!Number.isSafeInteger(capacityBytes) || capacityBytes < extentBytes) {
     throw new StoreError('EINVAL', `capacity must hold at least one extent: got ${capacityBytes}`);
   }
@@ -137,6 +145,7 @@ export class Pool implements BlockStore {
   readonly #data: DataFile;
   readonly #log: Logger;
   readonly #allocator: Allocator;
+  readonly #space: SpaceGuard;
   readonly #lineages = new Map<number, Lineage>();
   readonly #devices = new Map<string, Device>();
   readonly #listeners = new Set<(id: string) => void>();
@@ -155,16 +164,18 @@ export class Pool implements BlockStore {
   #control: Promise<void> = Promise.resolve();
   #reclaimScheduled = false;
   #closed = false;
+  #fullness: Fullness = 'ok';
   /** Set when a commit failed: memory is then ahead of disk, so the pool stops (fail-stop) until reopened. */
   #failure: Error | null = null;
 
-  constructor(meta: MetaDb, data: DataFile, snapshot: MetaSnapshot, log: Logger) {
+  constructor(meta: MetaDb, data: DataFile, snapshot: MetaSnapshot, log: Logger, space: SpaceGuard) {
     const pool = snapshot.pool;
     this.extentBytes = pool.get('extent_bytes')!;
     assert(this.extentBytes > 0, 'pool: no extent size');
     this.#meta = meta;
     this.#data = data;
     this.#log = log;
+    this.#space = space;
     this.#nextLineage = pool.get('next_lineage')!;
     this.#allocator = new Allocator(pool.get('capacity_extents')!, pool.get('high_water')!, snapshot.free);
     this.#loadIndex(snapshot);
@@ -212,6 +223,7 @@ export class Pool implements BlockStore {
     // Finish reclaims a crash interrupted (cheap: the index is in memory already).
     for (const lineage of this.#lineages.values()) this.#reclaimQueue.add(lineage);
     this.#scheduleReclaim();
+    this.#reportFullness();
   }
 
   /** {@inheritDoc BlockStore.usage} */
@@ -222,7 +234,18 @@ export class Pool implements BlockStore {
       capacityBytes: this.#allocator.capacityExtents * extentBytes,
       usedBytes: this.#owned * extentBytes,
       pendingFreeBytes: (this.#pendingFree.length + this.#releasing) * extentBytes,
+      availableBytes: this.#available() * extentBytes,
     };
+  }
+
+  /** What the pool last saw of its file system: free space, the metadata reserve, fullness. */
+  space(): SpaceStatus {
+    return this.#space.status();
+  }
+
+  /** New extents a write may take now: the quota's and the file system's room, whichever is less. */
+  #available(): number {
+    return Math.min(this.#allocator.available(), this.#space.extentsAvailable());
   }
 
   /** {@inheritDoc BlockStore.grow} */
@@ -256,6 +279,7 @@ export class Pool implements BlockStore {
     checkSize(sizeBytes);
     await this.#exclusive(async () => {
       this.#checkFree(id);
+      await this.#needMetadataRoom();
       const lineage = this.#newLineage(null);
       lineage.volumeId = id;
       this.#addDevice({ id, kind: 'volume', lineage, gen: Infinity, sizeBytes, parentId: null });
@@ -303,6 +327,7 @@ export class Pool implements BlockStore {
     await this.#exclusive(async () => {
       const volume = this.#volume(volumeId);
       this.#checkFree(snapshotId);
+      await this.#needMetadataRoom();
       const lineage = volume.lineage;
       const open = await this.#quiesce(lineage);
       try {
@@ -330,6 +355,7 @@ export class Pool implements BlockStore {
         throw new StoreError('EINVAL', `clone must be at least ${snapshot.sizeBytes} bytes: asked ${size}`);
       }
       this.#checkFree(volumeId);
+      await this.#needMetadataRoom();
       const bytes = snapshot.sizeBytes;
       const parent = {
         lineage: snapshot.lineage,
@@ -384,6 +410,17 @@ export class Pool implements BlockStore {
     assert(!this.#devices.has(device.id), 'addDevice: id taken');
     this.#devices.set(device.id, device);
     this.#batch.devices.set(device.id, record(device));
+  }
+
+  /** Refuses an operation that adds metadata while the reserve for its commit is spent (deletes never wait). */
+  async #needMetadataRoom(): Promise<void> {
+    if (this.#space.roomForMetadata()) return;
+    await this.#space.refresh();
+    if (this.#space.roomForMetadata()) return;
+    throw new StoreError(
+      'ENOSPC',
+      "the pool's file system is full and its metadata reserve is spent: delete volumes or snapshots, or grow it",
+    );
   }
 
   #checkFree(id: string): void {
@@ -587,7 +624,7 @@ export class Pool implements BlockStore {
     const blocks = this.#candidateBlocks(lineage, wholeFirst, wholeEnd - 1);
     const unlock = tryLockBlocks(lineage, blocks) ?? (await lockBlocks(lineage, blocks));
     try {
-      const changes: Changes = { rows: [], taken: [], freed: [] };
+      const changes = noChanges();
       for (const block of blocks) this.#unmapBlock(lineage, block, changes);
       this.#record(changes);
     } finally {
@@ -664,27 +701,67 @@ export class Pool implements BlockStore {
       const unlock = tryLockBlocks(lineage, blocks) ?? (await lockBlocks(lineage, blocks));
       let needed = 0;
       for (const block of blocks) if (this.#needsExtent(lineage, block, zeroing)) needed++;
-      if (needed <= this.#allocator.available()) {
+      if (needed <= this.#available()) {
         try {
-          const changes: Changes = { rows: [], taken: [], freed: [] };
-          await Promise.all(this.#writeBlocks(lineage, blocks, offset, data, zeroing, changes));
-          this.#record(changes);
+          await this.#writeLocked(lineage, blocks, offset, data, zeroing);
         } finally {
           unlock();
         }
         return;
       }
       unlock();
-      if (attempt > 0 || !this.#mayFreeSoon()) {
-        throw new StoreError(
-          'ENOSPC',
-          `pool full: write needs ${needed} extents, ${this.#allocator.available()} free`,
-        );
+      if (attempt > 0) {
+        throw new StoreError('ENOSPC', `pool full: write needs ${needed} extents, ${this.#available()} free`);
       }
+      await this.#makeRoom();
+    }
+  }
+
+  /** Plans and writes locked blocks; if the data I/O fails, puts every planned change back (nothing recorded). */
+  async #writeLocked(
+    lineage: Lineage,
+    blocks: readonly number[],
+    offset: number,
+    data: Buffer,
+    zeroing: boolean,
+  ): Promise<void> {
+    const changes = noChanges();
+    const io = this.#writeBlocks(lineage, blocks, offset, data, zeroing, changes);
+    const spent = changes.taken.length;
+    this.#space.spend(spent);
+    try {
+      await Promise.all(io);
+    } catch (error) {
+      await Promise.allSettled(io);
+      this.#undo(lineage, changes);
+      if (!isNoSpace(error)) throw error;
+      throw new StoreError('ENOSPC', `the pool's file system is full: ${(error as Error).message}`);
+    } finally {
+      this.#space.settled(spent);
+    }
+    this.#record(changes);
+  }
+
+  /** A write whose data I/O failed leaves no trace: chains, extents and the owned count go back. */
+  #undo(lineage: Lineage, changes: Changes): void {
+    for (const [block, chain] of changes.undo) {
+      if (chain.length === 0) lineage.blocks.delete(block);
+      else lineage.blocks.set(block, chain);
+    }
+    this.#owned += changes.freed.length - changes.taken.length;
+    // Durably free still (fresh ones went into the batch as free with the high-water mark), so reusable now.
+    this.#allocator.release(changes.taken);
+    assert(this.#owned >= 0, 'undo: negative owned count');
+  }
+
+  /** Before a write reports ENOSPC: reclaim and commit what is pending, and look at the file system again. */
+  async #makeRoom(): Promise<void> {
+    if (this.#mayFreeSoon()) {
       this.#runReclaims();
       await this.commit();
       await this.#releaseChain;
     }
+    await this.#space.refresh();
   }
 
   #mayFreeSoon(): boolean {
@@ -752,6 +829,7 @@ export class Pool implements BlockStore {
     }
     const source = resolveBlock(lineage, Infinity, block);
     if (zeroing && source === TOMBSTONE) return null;
+    changes.undo.push([block, chain === undefined ? [] : chain.map((row) => ({ ...row }))]);
     const { extent, fresh } = this.#allocator.allocate();
     this.#owned++;
     if (fresh) {
@@ -770,8 +848,8 @@ export class Pool implements BlockStore {
     }
     const position = extent * extentBytes;
     if (slice.length === extentBytes) return { position, from: start - offset, length: extentBytes };
-    if (source === TOMBSTONE && fresh)
-      return { position: position + inner, from: start - offset, length: end - start };
+    // Written whole even when fresh (dm-thin zeroes new blocks too): an owned extent is then fully allocated in
+    // the file system, so in-place writes to it never need space the pool did not count.
     return this.#copyOnWrite(extent, source, inner, slice);
   }
 
@@ -859,6 +937,8 @@ export class Pool implements BlockStore {
       this.#commitQueued = null;
       if (this.#failure !== null) throw this.#failure;
       return this.#commitOnce().catch((error: unknown) => {
+        // A full file system is an error to the caller, not a stop: the batch waits for the next commit.
+        if (error instanceof StoreError && error.code === 'ENOSPC') throw error;
         const message = error instanceof Error ? error.message : String(error);
         this.#failure = new Error(`block store failed to commit (reopen the pool): ${message}`);
         this.#log.error({ err: error }, 'storage: commit failed; the pool is stopped');
@@ -878,24 +958,88 @@ export class Pool implements BlockStore {
     this.#pendingFree = [];
     this.#dataDirty = false;
     if (dataDirty) await this.#data.sync();
-    if (!batch.isEmpty()) this.#meta.apply(batch);
+    if (!batch.isEmpty() && !(await this.#applyMeta(batch))) {
+      // Nothing of it reached disk: it goes back in front of what arrived meanwhile, frees unreleased.
+      this.#batch.takeOlder(batch);
+      this.#pendingFree = freed.concat(this.#pendingFree);
+      throw new StoreError('ENOSPC', "pool metadata commit failed: the pool's file system is full");
+    }
     if (freed.length === 0) return;
     // Reuse only after the free is durable and no read that began before it can still see the old bytes.
     this.#releasing += freed.length;
     const reads = this.#reads.drained();
-    this.#releaseChain = Promise.all([this.#releaseChain, reads]).then(() => {
+    this.#releaseChain = Promise.all([this.#releaseChain, reads]).then(async () => {
+      // Durably free and unread: the space goes back to the file system before the extent can be reused.
+      if (!this.#closed) await this.#punch(freed);
       this.#releasing -= freed.length;
       if (!this.#closed) this.#allocator.release(freed);
     });
   }
 
+  /** Applies a batch; when SQLite finds the disk full, releases the reserve and tries once more. */
+  async #applyMeta(batch: Batch): Promise<boolean> {
+    try {
+      this.#meta.apply(batch);
+      return true;
+    } catch (error) {
+      if (!isNoSpace(error)) throw error;
+    }
+    const released = await this.#space.releaseReserve();
+    this.#log.warn({ released }, 'storage: the metadata commit found the disk full; using the reserve');
+    this.#reportFullness();
+    if (!released) return false;
+    try {
+      this.#meta.apply(batch);
+      return true;
+    } catch (error) {
+      if (!isNoSpace(error)) throw error;
+      return false;
+    }
+  }
+
+  /** Punches freed extents out of the data file, one hole per contiguous run. A failure only costs space. */
+  async #punch(extents: readonly number[]): Promise<void> {
+    const sorted = [...extents].sort((a, b) => a - b);
+    const extentBytes = this.extentBytes;
+    try {
+      for (let index = 0; index < sorted.length;) {
+        let end = index + 1;
+        while (end < sorted.length && sorted[end] === sorted[end - 1]! + 1) end++;
+        await this.#data.punch(sorted[index]! * extentBytes, (end - index) * extentBytes);
+        index = end;
+      }
+    } catch (error) {
+      this.#log.warn({ err: error }, 'storage: could not punch freed extents; their space stays allocated');
+    }
+  }
+
+  /** Logs when the file system's fullness changes level (high-water mark, full, back to ok). */
+  #reportFullness(): void {
+    const status = this.#space.status();
+    if (status.fullness === this.#fullness) return;
+    this.#fullness = status.fullness;
+    const fields = { ...status, poolUsedBytes: this.#owned * this.extentBytes };
+    if (status.fullness === 'ok') this.#log.info(fields, 'storage: the pool has room again');
+    else if (status.fullness === 'high') {
+      const mark = limits.storageFullWarnPercent;
+      this.#log.warn(fields, `storage: the pool's file system is more than ${mark}% full`);
+    } else
+      this.#log.warn(fields, "storage: the pool's file system is full: writes needing new space get ENOSPC");
+  }
+
   #tick(): void {
     if (this.#closed) return;
+    this.#space.refresh().then(
+      () => this.#reportFullness(),
+      (error: unknown) => this.#log.warn({ err: error }, 'storage: cannot read free space'),
+    );
     // Only metadata needs the timer; in-place data waits for flush/FUA like a disk's volatile cache.
     if (this.#batch.isEmpty() && this.#pendingFree.length === 0) return;
-    this.commit().catch((error: unknown) =>
-      this.#log.error({ err: error }, 'storage: background commit failed'),
-    );
+    this.commit().catch((error: unknown) => {
+      const full = error instanceof StoreError && error.code === 'ENOSPC';
+      if (full) this.#log.warn({ err: error }, 'storage: background commit waits for space');
+      else this.#log.error({ err: error }, 'storage: background commit failed');
+    });
   }
 
   // ---- reclaim ----
@@ -923,7 +1067,7 @@ export class Pool implements BlockStore {
   /** Frees the rows of one lineage that no view can see (a per-lineage sweep, never the whole pool). */
   #reclaim(lineage: Lineage): void {
     if (this.#lineages.get(lineage.id) !== lineage) return;
-    const changes: Changes = { rows: [], taken: [], freed: [] };
+    const changes = noChanges();
     const dead = lineage.isDead();
     for (const [block, chain] of lineage.blocks) {
       if (lineage.busy.has(block)) continue;
