@@ -11,6 +11,7 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import { assertNever } from '../base/assert.ts';
 import type { Logger } from '../base/log.ts';
+import { isOutOfSpace } from '../base/out-of-space.ts';
 
 /** One entry: HTTP status and message template with `{key}` placeholders. */
 interface ErrorEntry {
@@ -79,6 +80,13 @@ export const catalogue = {
   VolumeLimitExceeded: { status: 400, template: '{message}' },
   SnapshotLimitExceeded: { status: 400, template: '{message}' },
   InsufficientInstanceCapacity: { status: 500, template: '{message}' },
+  // A full disk (block store or database): EC2's code for "no capacity for this EBS request, try later";
+  // 503 rather than EC2's 500, as the daemon is up and the request may succeed once space is freed.
+  InsufficientVolumeCapacity: {
+    status: 503,
+    template:
+      'There is not enough capacity to fulfill your EBS volume provision request. Free space (delete volumes or snapshots) or wait and try again later.',
+  },
   InvalidBlockDeviceMapping: { status: 400, template: '{message}' },
   InvalidParameterDependency: { status: 400, template: '{message}' },
   // Images and instances (cloud/images.ts, cloud/instances.ts).
@@ -160,6 +168,10 @@ function toApiError(error: unknown, logger: Logger, requestId: string): ApiError
     logger.debug({ requestId, code: error.code, message: error.message }, 'request failed');
     return error;
   }
+  if (isOutOfSpace(error)) {
+    logger.warn({ requestId, err: error }, 'request failed: the disk is full');
+    return new ApiError('InsufficientVolumeCapacity');
+  }
   logger.error({ requestId, err: error }, 'unexpected fault while serving a request');
   return new ApiError('InternalError');
 }
@@ -201,6 +213,7 @@ const ebsCodes = new Set<ErrorCode>([
 function ebsCode(error: ApiError): ErrorCode {
   if (ebsCodes.has(error.code)) return error.code;
   if (error.status === 401 || error.status === 403) return 'AccessDeniedException';
+  if (error.code === 'InsufficientVolumeCapacity') return 'ServiceQuotaExceededException';
   if (error.status >= 500) return 'InternalServerException';
   if (error.code.endsWith('.NotFound')) return 'ResourceNotFoundException';
   return 'ValidationException';

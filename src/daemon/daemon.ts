@@ -6,7 +6,7 @@
 // To add a domain service, add it to Cloud (cloud/cloud.ts) and construct it in `composeCloud` below.
 import { mkdirSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { assertLimits } from '../base/limits.ts';
+import { assertLimits, limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import { openDatabase } from '../db/database.ts';
 import type { OpenedDatabase } from '../db/database.ts';
@@ -106,7 +106,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     );
     closers.push(() => database.close());
     const target = await openTarget(options, closers);
-    const pool = await openBlockStore({ dir: join(dataDir, 'pool'), logger: options.logger });
+    // No quota: lifts the creation-time capacity of pools made before the file system bounded them.
+    const pool = await openBlockStore({
+      dir: join(dataDir, 'pool'),
+      capacityBytes: limits.poolCapacityBytesUnbounded,
+      logger: options.logger,
+    });
     // With an archive, the pool reads through to it for snapshots brought back from there (lazy restore).
     const lazy =
       target === undefined

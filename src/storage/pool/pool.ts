@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../../base/assert.ts';
 import { limits } from '../../base/limits.ts';
+import { isOutOfSpace } from '../../base/out-of-space.ts';
 import { silentLogger, type Logger } from '../../base/log.ts';
 import {
   StoreError,
@@ -18,7 +19,7 @@ import { Allocator } from './allocator.ts';
 import { openRealDataFile, type DataFile } from './data-file.ts';
 import { Lineage, resolveBlock, rowAt, type Row } from './lineage.ts';
 import { ReadTracker } from './read-tracker.ts';
-import { SpaceGuard, isNoSpace, type Fullness, type SpaceStatus } from './space-guard.ts';
+import { SpaceGuard, type Fullness, type SpaceStatus } from './space-guard.ts';
 import {
   Batch,
   MetaDb,
@@ -711,6 +712,8 @@ export class Pool implements BlockStore {
       }
       unlock();
       if (attempt > 0) {
+        this.#space.refused(needed);
+        this.#reportFullness();
         throw new StoreError('ENOSPC', `pool full: write needs ${needed} extents, ${this.#available()} free`);
       }
       await this.#makeRoom();
@@ -734,7 +737,7 @@ export class Pool implements BlockStore {
     } catch (error) {
       await Promise.allSettled(io);
       this.#undo(lineage, changes);
-      if (!isNoSpace(error)) throw error;
+      if (!isOutOfSpace(error)) throw error;
       throw new StoreError('ENOSPC', `the pool's file system is full: ${(error as Error).message}`);
     } finally {
       this.#space.settled(spent);
@@ -982,7 +985,7 @@ export class Pool implements BlockStore {
       this.#meta.apply(batch);
       return true;
     } catch (error) {
-      if (!isNoSpace(error)) throw error;
+      if (!isOutOfSpace(error)) throw error;
     }
     const released = await this.#space.releaseReserve();
     this.#log.warn({ released }, 'storage: the metadata commit found the disk full; using the reserve');
@@ -992,7 +995,7 @@ export class Pool implements BlockStore {
       this.#meta.apply(batch);
       return true;
     } catch (error) {
-      if (!isNoSpace(error)) throw error;
+      if (!isOutOfSpace(error)) throw error;
       return false;
     }
   }

@@ -5,6 +5,7 @@ import { open, stat, statfs, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../../base/assert.ts';
 import { limits } from '../../base/limits.ts';
+import { isOutOfSpace } from '../../base/out-of-space.ts';
 
 /** How full the pool's file system is: `high` past the warning mark, `full` when no new extent fits. */
 export type Fullness = 'ok' | 'high' | 'full';
@@ -45,6 +46,8 @@ export class SpaceGuard {
   /** Bytes of extents handed out whose data write has not completed (the file system may not count them). */
   #inFlightBytes = 0;
   #reserveHeld = false;
+  /** Extents the last refused write needed; 0 once a write got space again. */
+  #refusedExtents = 0;
   #refreshing: Promise<void> | null = null;
 
   private constructor(options: SpaceGuardOptions) {
@@ -79,8 +82,15 @@ export class SpaceGuard {
   /** Counts `extents` just handed out; call `settled` once their data writes completed or failed. */
   spend(extents: number): void {
     assert(Number.isSafeInteger(extents) && extents >= 0, 'spend: bad count');
+    if (extents > 0) this.#refusedExtents = 0;
     this.#spentBytes += extents * this.#extentBytes;
     this.#inFlightBytes += extents * this.#extentBytes;
+  }
+
+  /** Notes a write refused for want of `extents`: the pool counts as full until there is room for it. */
+  refused(extents: number): void {
+    assert(extents > 0, 'refused: nothing needed');
+    this.#refusedExtents = extents;
   }
 
   /** The data writes of `extents` spent extents are done (the file system counts them from now on). */
@@ -117,7 +127,7 @@ export class SpaceGuard {
     try {
       await writeZeros(this.#path, this.#reserveBytes);
     } catch (error) {
-      if (!isNoSpace(error)) throw error;
+      if (!isOutOfSpace(error)) throw error;
       await truncate(this.#path, 0);
       return;
     }
@@ -140,16 +150,11 @@ export class SpaceGuard {
     const free = Math.max(0, this.#freeBytes - this.#spentBytes);
     const total = this.#totalBytes;
     const usedPercent = total === 0 ? 100 : ((total - free) * 100) / total;
-    const fullness: Fullness =
-      this.extentsAvailable() === 0 ? 'full' : usedPercent > limits.storageFullWarnPercent ? 'high' : 'ok';
+    const available = this.extentsAvailable();
+    const full = available === 0 || available < this.#refusedExtents;
+    const fullness: Fullness = full ? 'full' : usedPercent > limits.storageFullWarnPercent ? 'high' : 'ok';
     return { fileSystemBytes: total, fileSystemFreeBytes: free, reserveHeld: this.#reserveHeld, fullness };
   }
-}
-
-/** Whether `error` says the file system (or a quota) is full. */
-export function isNoSpace(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
 }
 
 async function allocatedBytes(path: string): Promise<number> {
