@@ -48,7 +48,8 @@ export class SpaceGuard {
   #reserveHeld = false;
   /** Extents the last refused write needed; 0 once a write got space again. */
   #refusedExtents = 0;
-  #refreshing: Promise<void> | null = null;
+  #running: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | null = null;
 
   private constructor(options: SpaceGuardOptions) {
     assert(options.extentBytes > 0, 'space guard: no extent size');
@@ -99,10 +100,17 @@ export class SpaceGuard {
     assert(this.#inFlightBytes >= 0, 'settled: more than was spent');
   }
 
-  /** Samples statfs again (one sample at a time) and takes the reserve back once there is room. */
+  /** Samples statfs in a sample that begins after this call, and takes the reserve back once there is room. */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.#sample().finally(() => (this.#refreshing = null));
-    return this.#refreshing;
+    // One sample at a time; callers that arrive while one runs share the next (it sees what they freed).
+    if (this.#queued !== null) return this.#queued;
+    const next = this.#running.then(() => {
+      this.#queued = null;
+      return this.#sample();
+    });
+    this.#queued = next;
+    this.#running = next.catch(() => undefined);
+    return next;
   }
 
   async #sample(): Promise<void> {
