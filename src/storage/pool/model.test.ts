@@ -17,7 +17,7 @@ import {
   modelFromStore,
   nextOp,
   type Op,
-} from './workload.ts';
+} from './testing/workload.ts';
 
 const seeds =
   process.env.STRATA_SEED !== undefined ? [Number(process.env.STRATA_SEED)] : [Date.now() % 1e9, 1, 2];

@@ -17,17 +17,14 @@ import {
 } from '../block-store.ts';
 import { Allocator } from './allocator.ts';
 import { openRealDataFile, type DataFile } from './data-file.ts';
-import { Lineage, resolveBlock, rowAt, type Row } from './lineage.ts';
+import { Lineage, resolveBlock, type Row } from './lineage.ts';
+import { lockBlocks, tryLockBlocks, waitIdle } from './block-locks.ts';
+import { checkRange, checkSize, info, lineageRecord, record, type Device } from './device.ts';
+import { candidateBlocks, deviceUsage, diff, mapRange } from './maps.ts';
+import { GroupCommit, noChanges, type Changes } from './group-commit.ts';
 import { ReadTracker } from './read-tracker.ts';
 import { SpaceGuard, type Fullness, type SpaceStatus } from './space-guard.ts';
-import {
-  Batch,
-  MetaDb,
-  TOMBSTONE,
-  metaFormatVersion,
-  type DeviceRecord,
-  type MetaSnapshot,
-} from './meta-db.ts';
+import { Batch, MetaDb, TOMBSTONE, metaFormatVersion, type MetaSnapshot } from './meta-db.ts';
 
 /** How to open (or create) a pool. Creation options are ignored for an existing pool, except capacity growth. */
 export interface PoolOptions {
@@ -39,29 +36,6 @@ export interface PoolOptions {
   readonly dataFile?: DataFile;
 }
 
-/** A device in memory: a view (lineage, gen) where a volume's gen is Infinity (the head). */
-interface Device {
-  readonly id: string;
-  readonly kind: 'volume' | 'snapshot';
-  readonly lineage: Lineage;
-  readonly gen: number;
-  sizeBytes: number;
-  readonly parentId: string | null;
-}
-
-/** Metadata changes of one write, recorded only once its data I/O completed (so a commit never runs ahead). */
-interface Changes {
-  readonly rows: [lineage: number, block: number, birth: number, extent: number | null][];
-  readonly taken: number[];
-  readonly freed: number[];
-  /** Each block's chain as it was before the write changed it: put back if the data I/O fails. */
-  readonly undo: [block: number, chain: Row[]][];
-}
-
-function noChanges(): Changes {
-  return { rows: [], taken: [], freed: [], undo: [] };
-}
-
 /** A write of `data[from, from + length)` at file `position`, with no read first. */
 interface Direct {
   readonly position: number;
@@ -71,8 +45,6 @@ interface Direct {
 
 /** Largest zero buffer a zeroing call allocates at once. */
 const zeroChunkBytes = limits.nbdPayloadBytesMax;
-/** Past this many blocks, range scans iterate mapped rows instead of the block range. */
-const rangeScanBlocksMax = 1 << 16;
 
 /** Opens or creates the pool in `options.dir`. */
 export async function openPool(options: PoolOptions): Promise<Pool> {
@@ -146,6 +118,7 @@ export class Pool implements BlockStore {
   readonly #data: DataFile;
   readonly #log: Logger;
   readonly #allocator: Allocator;
+  readonly #commits: GroupCommit;
   readonly #space: SpaceGuard;
   readonly #lineages = new Map<number, Lineage>();
   readonly #devices = new Map<string, Device>();
@@ -154,20 +127,11 @@ export class Pool implements BlockStore {
   readonly #reclaimQueue = new Set<Lineage>();
   readonly #timer: NodeJS.Timeout;
   #nextLineage: number;
-  #batch = new Batch();
-  #pendingFree: number[] = [];
-  #releasing = 0;
-  #releaseChain: Promise<void> = Promise.resolve();
-  #dataDirty = false;
   #owned = 0;
-  #commitRunning: Promise<void> = Promise.resolve();
-  #commitQueued: Promise<void> | null = null;
   #control: Promise<void> = Promise.resolve();
   #reclaimScheduled = false;
   #closed = false;
   #fullness: Fullness = 'ok';
-  /** Set when a commit failed: memory is then ahead of disk, so the pool stops (fail-stop) until reopened. */
-  #failure: Error | null = null;
 
   constructor(meta: MetaDb, data: DataFile, snapshot: MetaSnapshot, log: Logger, space: SpaceGuard) {
     const pool = snapshot.pool;
@@ -179,6 +143,16 @@ export class Pool implements BlockStore {
     this.#space = space;
     this.#nextLineage = pool.get('next_lineage')!;
     this.#allocator = new Allocator(pool.get('capacity_extents')!, pool.get('high_water')!, snapshot.free);
+    this.#commits = new GroupCommit({
+      meta,
+      data,
+      space,
+      reads: this.#reads,
+      allocator: this.#allocator,
+      log,
+      extentBytes: this.extentBytes,
+      reportFullness: () => this.#reportFullness(),
+    });
     this.#loadIndex(snapshot);
     this.#timer = setInterval(() => this.#tick(), limits.storageCommitIntervalMs);
     this.#timer.unref();
@@ -234,7 +208,7 @@ export class Pool implements BlockStore {
       extentBytes,
       capacityBytes: this.#allocator.capacityExtents * extentBytes,
       usedBytes: this.#owned * extentBytes,
-      pendingFreeBytes: (this.#pendingFree.length + this.#releasing) * extentBytes,
+      pendingFreeBytes: (this.#commits.pendingFree.length + this.#commits.releasing) * extentBytes,
       availableBytes: this.#available() * extentBytes,
     };
   }
@@ -257,7 +231,7 @@ export class Pool implements BlockStore {
     }
     await this.#exclusive(async () => {
       this.#allocator.grow(extents);
-      this.#batch.pool.set('capacity_extents', extents);
+      this.#commits.batch.pool.set('capacity_extents', extents);
       await this.commit();
     });
   }
@@ -300,7 +274,7 @@ export class Pool implements BlockStore {
         );
       }
       device.sizeBytes = sizeBytes;
-      this.#batch.devices.set(id, record(device));
+      this.#commits.batch.devices.set(id, record(device));
       await this.commit();
     });
   }
@@ -314,7 +288,7 @@ export class Pool implements BlockStore {
       try {
         lineage.volumeId = null;
         this.#devices.delete(id);
-        this.#batch.devices.set(id, null);
+        this.#commits.batch.devices.set(id, null);
         await this.commit();
       } finally {
         open();
@@ -336,7 +310,7 @@ export class Pool implements BlockStore {
         lineage.gen = gen + 1;
         lineage.snapshots.set(gen, snapshotId);
         lineage.invalidateViews();
-        this.#batch.lineages.set(lineage.id, lineageRecord(lineage));
+        this.#commits.batch.lineages.set(lineage.id, lineageRecord(lineage));
         const sizeBytes = volume.sizeBytes;
         this.#addDevice({ id: snapshotId, kind: 'snapshot', lineage, gen, sizeBytes, parentId: volumeId });
         await this.commit();
@@ -387,7 +361,7 @@ export class Pool implements BlockStore {
       device.lineage.snapshots.delete(device.gen);
       device.lineage.invalidateViews();
       this.#devices.delete(id);
-      this.#batch.devices.set(id, null);
+      this.#commits.batch.devices.set(id, null);
       await this.commit();
       this.#removed(id, device.lineage);
     });
@@ -402,15 +376,15 @@ export class Pool implements BlockStore {
   #newLineage(parent: Lineage['parent']): Lineage {
     const lineage = new Lineage(this.#nextLineage++, 1, parent);
     this.#lineages.set(lineage.id, lineage);
-    this.#batch.pool.set('next_lineage', this.#nextLineage);
-    this.#batch.lineages.set(lineage.id, lineageRecord(lineage));
+    this.#commits.batch.pool.set('next_lineage', this.#nextLineage);
+    this.#commits.batch.lineages.set(lineage.id, lineageRecord(lineage));
     return lineage;
   }
 
   #addDevice(device: Device): void {
     assert(!this.#devices.has(device.id), 'addDevice: id taken');
     this.#devices.set(device.id, device);
-    this.#batch.devices.set(device.id, record(device));
+    this.#commits.batch.devices.set(device.id, record(device));
   }
 
   /** Refuses an operation that adds metadata while the reserve for its commit is spent (deletes never wait). */
@@ -510,7 +484,7 @@ export class Pool implements BlockStore {
     this.#checkOpen();
     const device = this.#find(id);
     const length = out.length;
-    this.#checkRange(device, offset, length);
+    checkRange(device, offset, length);
     if (length === 0) return;
     const extentBytes = this.extentBytes;
     const first = Math.floor(offset / extentBytes);
@@ -560,7 +534,7 @@ export class Pool implements BlockStore {
   async write(id: string, offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
     this.#checkOpen();
     const device = this.#volume(id);
-    this.#checkRange(device, offset, data.length);
+    checkRange(device, offset, data.length);
     if (data.length > 0) {
       const entering = this.#enter(device);
       if (entering !== undefined) await entering;
@@ -577,7 +551,7 @@ export class Pool implements BlockStore {
   async trim(id: string, offset: number, length: number, options?: WriteOptions): Promise<void> {
     this.#checkOpen();
     const device = this.#volume(id);
-    this.#checkRange(device, offset, length);
+    checkRange(device, offset, length);
     if (length > 0) {
       const entering = this.#enter(device);
       if (entering !== undefined) await entering;
@@ -595,7 +569,7 @@ export class Pool implements BlockStore {
     if (options?.noHole !== true) return this.trim(id, offset, length, options);
     this.#checkOpen();
     const device = this.#volume(id);
-    this.#checkRange(device, offset, length);
+    checkRange(device, offset, length);
     const entering = this.#enter(device);
     if (entering !== undefined) await entering;
     try {
@@ -622,12 +596,12 @@ export class Pool implements BlockStore {
     if (offset < wholeFirst * extentBytes) {
       await this.#writeRange(lineage, offset, Buffer.alloc(wholeFirst * extentBytes - offset), true);
     }
-    const blocks = this.#candidateBlocks(lineage, wholeFirst, wholeEnd - 1);
+    const blocks = candidateBlocks(lineage, wholeFirst, wholeEnd - 1);
     const unlock = tryLockBlocks(lineage, blocks) ?? (await lockBlocks(lineage, blocks));
     try {
       const changes = noChanges();
       for (const block of blocks) this.#unmapBlock(lineage, block, changes);
-      this.#record(changes);
+      this.#commits.record(changes);
     } finally {
       unlock();
     }
@@ -742,7 +716,7 @@ export class Pool implements BlockStore {
     } finally {
       this.#space.settled(spent);
     }
-    this.#record(changes);
+    this.#commits.record(changes);
   }
 
   /** A write whose data I/O failed leaves no trace: chains, extents and the owned count go back. */
@@ -762,13 +736,13 @@ export class Pool implements BlockStore {
     if (this.#mayFreeSoon()) {
       this.#runReclaims();
       await this.commit();
-      await this.#releaseChain;
+      await this.#commits.releaseChain;
     }
     await this.#space.refresh();
   }
 
   #mayFreeSoon(): boolean {
-    return this.#pendingFree.length > 0 || this.#releasing > 0 || this.#reclaimQueue.size > 0;
+    return this.#commits.pendingFree.length > 0 || this.#commits.releasing > 0 || this.#reclaimQueue.size > 0;
   }
 
   #needsExtent(lineage: Lineage, block: number, zeroing: boolean): boolean {
@@ -837,8 +811,8 @@ export class Pool implements BlockStore {
     this.#owned++;
     if (fresh) {
       // The hole is durable as "free" first, so a crash before this write commits cannot leak it.
-      this.#batch.pool.set('high_water', this.#allocator.highWater);
-      this.#batch.free.set(extent, true);
+      this.#commits.batch.pool.set('high_water', this.#allocator.highWater);
+      this.#commits.batch.free.set(extent, true);
     }
     changes.taken.push(extent);
     changes.rows.push([lineage.id, block, gen, extent]);
@@ -872,7 +846,7 @@ export class Pool implements BlockStore {
     assert(position >= 0 && buffer.length > 0, 'writeData: bad position');
     assert(position + buffer.length <= this.#allocator.highWater * extentBytes, 'writeData: past high water');
     await this.#data.write(buffer, 0, buffer.length, position);
-    this.#dataDirty = true;
+    this.#commits.dataDirty = true;
   }
 
   /** Reads data; tracked so extents freed meanwhile are not reused until the read is done. */
@@ -913,18 +887,6 @@ export class Pool implements BlockStore {
     }
   }
 
-  /** Adds a completed write's metadata to the open commit group. */
-  #record(changes: Changes): void {
-    const batch = this.#batch;
-    for (const [lineage, block, birth, extent] of changes.rows)
-      batch.setMapping(lineage, block, birth, extent);
-    for (const extent of changes.taken) batch.free.set(extent, false);
-    for (const extent of changes.freed) {
-      batch.free.set(extent, true);
-      this.#pendingFree.push(extent);
-    }
-  }
-
   // ---- durability ----
 
   /** {@inheritDoc BlockStore.flush} */
@@ -935,85 +897,7 @@ export class Pool implements BlockStore {
 
   /** Group commit: fdatasync the data file, then commit the metadata batch in one SQLite transaction. */
   commit(): Promise<void> {
-    if (this.#commitQueued !== null) return this.#commitQueued;
-    const next = this.#commitRunning.then(() => {
-      this.#commitQueued = null;
-      if (this.#failure !== null) throw this.#failure;
-      return this.#commitOnce().catch((error: unknown) => {
-        // A full file system is an error to the caller, not a stop: the batch waits for the next commit.
-        if (error instanceof StoreError && error.code === 'ENOSPC') throw error;
-        const message = error instanceof Error ? error.message : String(error);
-        this.#failure = new Error(`block store failed to commit (reopen the pool): ${message}`);
-        this.#log.error({ err: error }, 'storage: commit failed; the pool is stopped');
-        throw this.#failure;
-      });
-    });
-    this.#commitQueued = next;
-    this.#commitRunning = next.catch(() => undefined);
-    return next;
-  }
-
-  async #commitOnce(): Promise<void> {
-    const batch = this.#batch;
-    const freed = this.#pendingFree;
-    const dataDirty = this.#dataDirty;
-    this.#batch = new Batch();
-    this.#pendingFree = [];
-    this.#dataDirty = false;
-    if (dataDirty) await this.#data.sync();
-    if (!batch.isEmpty() && !(await this.#applyMeta(batch))) {
-      // Nothing of it reached disk: it goes back in front of what arrived meanwhile, frees unreleased.
-      this.#batch.takeOlder(batch);
-      this.#pendingFree = freed.concat(this.#pendingFree);
-      throw new StoreError('ENOSPC', "pool metadata commit failed: the pool's file system is full");
-    }
-    if (freed.length === 0) return;
-    // Reuse only after the free is durable and no read that began before it can still see the old bytes.
-    this.#releasing += freed.length;
-    const reads = this.#reads.drained();
-    this.#releaseChain = Promise.all([this.#releaseChain, reads]).then(async () => {
-      // Durably free and unread: the space goes back to the file system before the extent can be reused.
-      if (!this.#closed) await this.#punch(freed);
-      this.#releasing -= freed.length;
-      if (!this.#closed) this.#allocator.release(freed);
-    });
-  }
-
-  /** Applies a batch; when SQLite finds the disk full, releases the reserve and tries once more. */
-  async #applyMeta(batch: Batch): Promise<boolean> {
-    try {
-      this.#meta.apply(batch);
-      return true;
-    } catch (error) {
-      if (!isOutOfSpace(error)) throw error;
-    }
-    const released = await this.#space.releaseReserve();
-    this.#log.warn({ released }, 'storage: the metadata commit found the disk full; using the reserve');
-    this.#reportFullness();
-    if (!released) return false;
-    try {
-      this.#meta.apply(batch);
-      return true;
-    } catch (error) {
-      if (!isOutOfSpace(error)) throw error;
-      return false;
-    }
-  }
-
-  /** Punches freed extents out of the data file, one hole per contiguous run. A failure only costs space. */
-  async #punch(extents: readonly number[]): Promise<void> {
-    const sorted = [...extents].sort((a, b) => a - b);
-    const extentBytes = this.extentBytes;
-    try {
-      for (let index = 0; index < sorted.length;) {
-        let end = index + 1;
-        while (end < sorted.length && sorted[end] === sorted[end - 1]! + 1) end++;
-        await this.#data.punch(sorted[index]! * extentBytes, (end - index) * extentBytes);
-        index = end;
-      }
-    } catch (error) {
-      this.#log.warn({ err: error }, 'storage: could not punch freed extents; their space stays allocated');
-    }
+    return this.#commits.commit();
   }
 
   /** Logs when the file system's fullness changes level (high-water mark, full, back to ok). */
@@ -1037,7 +921,7 @@ export class Pool implements BlockStore {
       (error: unknown) => this.#log.warn({ err: error }, 'storage: cannot read free space'),
     );
     // Only metadata needs the timer; in-place data waits for flush/FUA like a disk's volatile cache.
-    if (this.#batch.isEmpty() && this.#pendingFree.length === 0) return;
+    if (!this.#commits.hasPending()) return;
     this.commit().catch((error: unknown) => {
       const full = error instanceof StoreError && error.code === 'ENOSPC';
       if (full) this.#log.warn({ err: error }, 'storage: background commit waits for space');
@@ -1083,11 +967,11 @@ export class Pool implements BlockStore {
       }
       if (chain.length === 0) lineage.blocks.delete(block);
     }
-    this.#record(changes);
+    this.#commits.record(changes);
     if (!dead) return;
     assert(lineage.blocks.size === 0, 'reclaim: dead lineage kept rows');
     this.#lineages.delete(lineage.id);
-    this.#batch.lineages.set(lineage.id, null);
+    this.#commits.batch.lineages.set(lineage.id, null);
     const parent = lineage.parent?.lineage;
     if (parent !== undefined) {
       parent.children.delete(lineage);
@@ -1096,99 +980,22 @@ export class Pool implements BlockStore {
     }
   }
 
-  // ---- maps ----
-
   /** {@inheritDoc BlockStore.mapRange} */
   mapRange(id: string, offset: number, length: number): MappedRange[] {
     const device = this.#find(id);
-    this.#checkRange(device, offset, length);
-    if (length === 0) return [];
-    const extentBytes = this.extentBytes;
-    const first = Math.floor(offset / extentBytes);
-    const last = Math.floor((offset + length - 1) / extentBytes);
-    const blocks = this.#candidateBlocks(device.lineage, first, last).filter(
-      (block) => resolveBlock(device.lineage, device.gen, block) !== TOMBSTONE,
-    );
-    return toRanges(blocks, offset, offset + length, extentBytes);
+    checkRange(device, offset, length);
+    return mapRange(device, offset, length, this.extentBytes);
   }
 
   /** {@inheritDoc BlockStore.diff} */
   diff(fromId: string | null, toId: string): MappedRange[] {
     const to = this.#find(toId);
-    const from = fromId === null ? null : this.#find(fromId);
-    const extentBytes = this.extentBytes;
-    const lastBlock = Math.ceil(to.sizeBytes / extentBytes) - 1;
-    const fromBlocks = from === null ? 0 : Math.ceil(from.sizeBytes / extentBytes);
-    const candidates = new Set(this.#candidateBlocks(to.lineage, 0, lastBlock));
-    if (from !== null)
-      for (const block of this.#candidateBlocks(from.lineage, 0, lastBlock)) candidates.add(block);
-    const result: MappedRange[] = [];
-    for (const block of [...candidates].sort((a, b) => a - b)) {
-      const toExtent = resolveBlock(to.lineage, to.gen, block);
-      const fromExtent =
-        from === null || block >= fromBlocks ? TOMBSTONE : resolveBlock(from.lineage, from.gen, block);
-      if (toExtent === fromExtent) continue;
-      const start = block * extentBytes;
-      const length = Math.min(extentBytes, to.sizeBytes - start);
-      const allocated = toExtent !== TOMBSTONE;
-      const previous = result.at(-1);
-      if (
-        previous !== undefined &&
-        previous.allocated === allocated &&
-        previous.offset + previous.length === start
-      ) {
-        result[result.length - 1] = { offset: previous.offset, length: previous.length + length, allocated };
-      } else {
-        result.push({ offset: start, length, allocated });
-      }
-    }
-    return result;
+    return diff(fromId === null ? null : this.#find(fromId), to, this.extentBytes);
   }
 
   /** {@inheritDoc BlockStore.deviceUsage} */
   deviceUsage(id: string): DeviceUsage {
-    const device = this.#find(id);
-    const lastBlock = Math.ceil(device.sizeBytes / this.extentBytes) - 1;
-    let mapped = 0;
-    for (const block of this.#candidateBlocks(device.lineage, 0, lastBlock)) {
-      if (resolveBlock(device.lineage, device.gen, block) !== TOMBSTONE) mapped++;
-    }
-    let owned = 0;
-    for (const chain of device.lineage.blocks.values()) {
-      if (device.kind === 'volume') owned += chain.filter((row) => row.extent !== TOMBSTONE).length;
-      else if (this.#onlySnapshotSees(device, chain)) owned++;
-    }
-    return { mappedBytes: mapped * this.extentBytes, ownedBytes: owned * this.extentBytes };
-  }
-
-  #onlySnapshotSees(device: Device, chain: Row[]): boolean {
-    const row = rowAt(chain, device.gen);
-    if (row === undefined || row.extent === TOMBSTONE) return false;
-    const index = chain.indexOf(row);
-    const lineage = device.lineage;
-    if (index === 0 && lineage.volumeId !== null) return false;
-    const upper = index === 0 ? Infinity : chain[index - 1]!.birth;
-    return !lineage.viewGens().some((gen) => gen !== device.gen && gen >= row.birth && gen < upper);
-  }
-
-  /** Sorted blocks in [first, last] that may be mapped in `lineage` or its ancestors. */
-  #candidateBlocks(lineage: Lineage, first: number, last: number): number[] {
-    const count = last - first + 1;
-    if (count <= 0) return [];
-    let mappedRows = 0;
-    for (let l: Lineage | undefined = lineage; l !== undefined; l = l.parent?.lineage)
-      mappedRows += l.blocks.size;
-    if (count <= rangeScanBlocksMax || count <= mappedRows) {
-      return Array.from({ length: count }, (_, index) => first + index);
-    }
-    const found = new Set<number>();
-    let limit = last;
-    for (let l: Lineage | undefined = lineage; l !== undefined;) {
-      for (const block of l.blocks.keys()) if (block >= first && block <= limit) found.add(block);
-      limit = Math.min(limit, (l.parent?.blocks ?? 0) - 1);
-      l = l.parent?.lineage;
-    }
-    return [...found].sort((a, b) => a - b);
+    return deviceUsage(this.#find(id), this.extentBytes);
   }
 
   /** Metadata commits and rows written since open (benchmarks use it: metadata cost per snapshot). */
@@ -1208,12 +1015,13 @@ export class Pool implements BlockStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#control;
-    if (this.#failure === null) {
+    if (this.#commits.failure === null) {
       this.#runReclaims();
       await this.commit();
-      await this.#releaseChain;
+      await this.#commits.releaseChain;
     }
     this.#closed = true;
+    this.#commits.closed = true;
     clearInterval(this.#timer);
     this.#meta.close();
     await this.#data.close();
@@ -1222,117 +1030,14 @@ export class Pool implements BlockStore {
   /** Test hook: drops the pool as a crash would (no flush, no new commit); closes the metadata handle. */
   async abandon(): Promise<void> {
     this.#closed = true;
+    this.#commits.closed = true;
     clearInterval(this.#timer);
-    await this.#commitRunning;
+    await this.#commits.idle();
     this.#meta.close();
   }
 
   #checkOpen(): void {
-    if (this.#failure !== null) throw this.#failure;
+    if (this.#commits.failure !== null) throw this.#commits.failure;
     if (this.#closed) throw new StoreError('EBUSY', 'the block store is closed');
   }
-
-  #checkRange(device: Device, offset: number, length: number): void {
-    const ok = Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0;
-    if (!ok || offset + length > device.sizeBytes) {
-      throw new StoreError(
-        'EINVAL',
-        `range [${offset}, +${length}) is outside ${device.id} (${device.sizeBytes} bytes)`,
-      );
-    }
-  }
-}
-
-/** Waits until no mutation is in flight on blocks [first, last] of `lineage`. */
-async function waitIdle(lineage: Lineage, first: number, last: number): Promise<void> {
-  if (lineage.busy.size === 0) return;
-  for (;;) {
-    let wait: Promise<void> | undefined;
-    for (let block = first; block <= last && wait === undefined; block++) wait = lineage.busy.get(block);
-    if (wait === undefined) return;
-    await wait;
-  }
-}
-
-/** Marks `blocks` busy once none of them is; returns the unlock. */
-async function lockBlocks(lineage: Lineage, blocks: readonly number[]): Promise<() => void> {
-  for (;;) {
-    let wait: Promise<void> | undefined;
-    if (lineage.busy.size > 0) {
-      for (const block of blocks) if ((wait = lineage.busy.get(block)) !== undefined) break;
-    }
-    if (wait === undefined) break;
-    await wait;
-  }
-  return lockNow(lineage, blocks);
-}
-
-/** Marks `blocks` busy if none of them is, returning the unlock; undefined if one is busy. */
-function tryLockBlocks(lineage: Lineage, blocks: readonly number[]): (() => void) | undefined {
-  if (lineage.busy.size > 0) for (const block of blocks) if (lineage.busy.has(block)) return undefined;
-  return lockNow(lineage, blocks);
-}
-
-function lockNow(lineage: Lineage, blocks: readonly number[]): () => void {
-  let release!: () => void;
-  const busy = new Promise<void>((resolve) => (release = resolve));
-  for (const block of blocks) lineage.busy.set(block, busy);
-  return () => {
-    for (const block of blocks) if (lineage.busy.get(block) === busy) lineage.busy.delete(block);
-    release();
-  };
-}
-
-/** Ranges covering [start, end) exactly, allocated where a sorted mapped block lies. */
-function toRanges(blocks: readonly number[], start: number, end: number, extentBytes: number): MappedRange[] {
-  const ranges: MappedRange[] = [];
-  const push = (offset: number, length: number, allocated: boolean) => {
-    const previous = ranges.at(-1);
-    if (previous !== undefined && previous.allocated === allocated) {
-      ranges[ranges.length - 1] = { offset: previous.offset, length: previous.length + length, allocated };
-    } else {
-      ranges.push({ offset, length, allocated });
-    }
-  };
-  let position = start;
-  for (const block of blocks) {
-    const from = Math.max(start, block * extentBytes);
-    const to = Math.min(end, (block + 1) * extentBytes);
-    if (from > position) push(position, from - position, false);
-    push(from, to - from, true);
-    position = to;
-  }
-  if (position < end) push(position, end - position, false);
-  assert(
-    ranges.reduce((sum, r) => sum + r.length, 0) === end - start,
-    'toRanges: ranges do not cover the request',
-  );
-  return ranges;
-}
-
-function checkSize(sizeBytes: number): void {
-  const max = limits.volumeGiBMax * 1024 * 1024 * 1024;
-  if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % 512 !== 0 || sizeBytes > max) {
-    throw new StoreError('EINVAL', `size must be a positive multiple of 512 up to ${max}: got ${sizeBytes}`);
-  }
-}
-
-function info(device: Device): DeviceInfo {
-  return { id: device.id, kind: device.kind, sizeBytes: device.sizeBytes, parentId: device.parentId };
-}
-
-function record(device: Device): DeviceRecord {
-  const gen = device.kind === 'volume' ? null : device.gen;
-  return { ...info(device), lineage: device.lineage.id, gen };
-}
-
-function lineageRecord(lineage: Lineage) {
-  const parent = lineage.parent;
-  return {
-    id: lineage.id,
-    gen: lineage.gen,
-    parentLineage: parent?.lineage.id ?? null,
-    parentGen: parent?.gen ?? null,
-    parentBytes: parent?.bytes ?? null,
-  };
 }

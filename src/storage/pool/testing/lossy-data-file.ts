@@ -1,6 +1,6 @@
 // A DataFile for power-loss tests: writes since the last sync live in an overlay a "power cut" may drop.
-import type { DataFile } from './data-file.ts';
-import { assert } from '../../base/assert.ts';
+import type { DataFile } from '../data-file.ts';
+import { assert } from '../../../base/assert.ts';
 
 interface PendingWrite {
   readonly position: number;
