@@ -23,6 +23,7 @@ import { checkRange, checkSize, info, lineageRecord, record, type Device } from 
 import { candidateBlocks, deviceUsage, diff, mapRange } from './maps.ts';
 import { GroupCommit, noChanges, type Changes } from './group-commit.ts';
 import { ReadTracker } from './read-tracker.ts';
+import { Reclaimer } from './reclaim.ts';
 import { SpaceGuard, type Fullness, type SpaceStatus } from './space-guard.ts';
 import { Batch, MetaDb, TOMBSTONE, metaFormatVersion, type MetaSnapshot } from './meta-db.ts';
 
@@ -124,12 +125,11 @@ export class Pool implements BlockStore {
   readonly #devices = new Map<string, Device>();
   readonly #listeners = new Set<(id: string) => void>();
   readonly #reads = new ReadTracker();
-  readonly #reclaimQueue = new Set<Lineage>();
+  readonly #reclaims: Reclaimer;
   readonly #timer: NodeJS.Timeout;
   #nextLineage: number;
   #owned = 0;
   #control: Promise<void> = Promise.resolve();
-  #reclaimScheduled = false;
   #closed = false;
   #fullness: Fullness = 'ok';
 
@@ -152,6 +152,13 @@ export class Pool implements BlockStore {
       log,
       extentBytes: this.extentBytes,
       reportFullness: () => this.#reportFullness(),
+    });
+    this.#reclaims = new Reclaimer({
+      lineages: this.#lineages,
+      commits: this.#commits,
+      free: (extent, changes) => this.#free(extent, changes),
+      isClosed: () => this.#closed,
+      onIdle: () => this.#tick(),
     });
     this.#loadIndex(snapshot);
     this.#timer = setInterval(() => this.#tick(), limits.storageCommitIntervalMs);
@@ -196,8 +203,7 @@ export class Pool implements BlockStore {
     if (capacityBytes !== undefined && capacityBytes > this.usage().capacityBytes)
       await this.grow(capacityBytes);
     // Finish reclaims a crash interrupted (cheap: the index is in memory already).
-    for (const lineage of this.#lineages.values()) this.#reclaimQueue.add(lineage);
-    this.#scheduleReclaim();
+    this.#reclaims.queue(this.#lineages.values());
     this.#reportFullness();
   }
 
@@ -369,8 +375,7 @@ export class Pool implements BlockStore {
 
   #removed(id: string, lineage: Lineage): void {
     for (const listener of this.#listeners) listener(id);
-    this.#reclaimQueue.add(lineage);
-    this.#scheduleReclaim();
+    this.#reclaims.queue([lineage]);
   }
 
   #newLineage(parent: Lineage['parent']): Lineage {
@@ -734,7 +739,7 @@ export class Pool implements BlockStore {
   /** Before a write reports ENOSPC: reclaim and commit what is pending, and look at the file system again. */
   async #makeRoom(): Promise<void> {
     if (this.#mayFreeSoon()) {
-      this.#runReclaims();
+      this.#reclaims.runAll();
       await this.commit();
       await this.#commits.releaseChain;
     }
@@ -742,7 +747,7 @@ export class Pool implements BlockStore {
   }
 
   #mayFreeSoon(): boolean {
-    return this.#commits.pendingFree.length > 0 || this.#commits.releasing > 0 || this.#reclaimQueue.size > 0;
+    return this.#commits.pendingFree.length > 0 || this.#commits.releasing > 0 || this.#reclaims.pending > 0;
   }
 
   #needsExtent(lineage: Lineage, block: number, zeroing: boolean): boolean {
@@ -929,57 +934,6 @@ export class Pool implements BlockStore {
     });
   }
 
-  // ---- reclaim ----
-
-  #scheduleReclaim(): void {
-    if (this.#reclaimScheduled || this.#closed) return;
-    this.#reclaimScheduled = true;
-    setImmediate(() => {
-      this.#reclaimScheduled = false;
-      if (this.#closed) return;
-      const next = this.#reclaimQueue.values().next();
-      if (next.done === true) return;
-      this.#reclaimQueue.delete(next.value);
-      this.#reclaim(next.value);
-      this.#scheduleReclaim();
-      if (this.#reclaimQueue.size === 0) this.#tick();
-    });
-  }
-
-  #runReclaims(): void {
-    for (const lineage of this.#reclaimQueue) this.#reclaim(lineage);
-    this.#reclaimQueue.clear();
-  }
-
-  /** Frees the rows of one lineage that no view can see (a per-lineage sweep, never the whole pool). */
-  #reclaim(lineage: Lineage): void {
-    if (this.#lineages.get(lineage.id) !== lineage) return;
-    const changes = noChanges();
-    const dead = lineage.isDead();
-    for (const [block, chain] of lineage.blocks) {
-      if (lineage.busy.has(block)) continue;
-      const keep = chain.map((_, index) => !dead && lineage.isVisible(chain, index));
-      for (let index = chain.length - 1; index >= 0; index--) {
-        if (keep[index] === true) continue;
-        const [row] = chain.splice(index, 1);
-        changes.rows.push([lineage.id, block, row!.birth, null]);
-        if (row!.extent !== TOMBSTONE) this.#free(row!.extent, changes);
-      }
-      if (chain.length === 0) lineage.blocks.delete(block);
-    }
-    this.#commits.record(changes);
-    if (!dead) return;
-    assert(lineage.blocks.size === 0, 'reclaim: dead lineage kept rows');
-    this.#lineages.delete(lineage.id);
-    this.#commits.batch.lineages.set(lineage.id, null);
-    const parent = lineage.parent?.lineage;
-    if (parent !== undefined) {
-      parent.children.delete(lineage);
-      parent.invalidateViews();
-      this.#reclaimQueue.add(parent);
-    }
-  }
-
   /** {@inheritDoc BlockStore.mapRange} */
   mapRange(id: string, offset: number, length: number): MappedRange[] {
     const device = this.#find(id);
@@ -1016,7 +970,7 @@ export class Pool implements BlockStore {
     if (this.#closed) return;
     await this.#control;
     if (this.#commits.failure === null) {
-      this.#runReclaims();
+      this.#reclaims.runAll();
       await this.commit();
       await this.#commits.releaseChain;
     }
