@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openPool } from '../src/storage/pool/pool.ts';
 import { openRealDataFile } from '../src/storage/pool/data-file.ts';
-import { Rng } from '../src/storage/pool/workload.ts';
+import { Rng } from '../src/storage/pool/testing/workload.ts';
 
 const MiB = 1024 * 1024;
 const args = process.argv.slice(2);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openPool, type Pool } from '../src/storage/pool/pool.ts';
 import { openRealDataFile, type DataFile } from '../src/storage/pool/data-file.ts';
-import { Rng } from '../src/storage/pool/workload.ts';
+import { Rng } from '../src/storage/pool/testing/workload.ts';
 import { limits } from '../src/base/limits.ts';
 
 const MiB = 1024 * 1024;

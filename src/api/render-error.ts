@@ -4,6 +4,7 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import { assertNever } from '../base/assert.ts';
 import type { Logger } from '../base/log.ts';
+import { isOutOfSpace } from '../base/out-of-space.ts';
 import { catalogue, CloudError, type ErrorCode } from '../cloud/errors.ts';
 
 /** Which wire format an error is rendered in. */
@@ -40,6 +41,10 @@ function toCloudError(error: unknown, logger: Logger, requestId: string): CloudE
   if (error instanceof CloudError) {
     logger.debug({ requestId, code: error.code, message: error.message }, 'request failed');
     return error;
+  }
+  if (isOutOfSpace(error)) {
+    logger.warn({ requestId, err: error }, 'request failed: the disk is full');
+    return new CloudError('InsufficientVolumeCapacity');
   }
   logger.error({ requestId, err: error }, 'unexpected fault while serving a request');
   return new CloudError('InternalError');
@@ -82,6 +87,7 @@ const ebsCodes = new Set<ErrorCode>([
 function ebsCode(error: CloudError): ErrorCode {
   if (ebsCodes.has(error.code)) return error.code;
   if (error.status === 401 || error.status === 403) return 'AccessDeniedException';
+  if (error.code === 'InsufficientVolumeCapacity') return 'ServiceQuotaExceededException';
   if (error.status >= 500) return 'InternalServerException';
   if (error.code.endsWith('.NotFound')) return 'ResourceNotFoundException';
   return 'ValidationException';

@@ -79,6 +79,14 @@ export const limits = {
   extentBytesMax: 4 * MiB,
   /** Block store commits dirty metadata at least this often, in ms ("a short interval"). */
   storageCommitIntervalMs: 1000,
+  /** A pool's reserve file: disk held back for its metadata commit when the file system fills (docs/storage.md). */
+  storageMetaReserveBytes: 8 * MiB,
+  /** New extents stop this far above a full file system: room for metadata growth and the API database. */
+  storageHeadroomBytes: 24 * MiB,
+  /** The log and `strata doctor` warn when the pool's file system is fuller than this, in percent. */
+  storageFullWarnPercent: 90,
+  /** A new pool's capacity when none is given: no quota, the file system bounds it (1 PiB). */
+  poolCapacityBytesUnbounded: 2 ** 50,
   /** EC2 tags per resource; each DescribeX joins tags, so this bounds that join per row. */
   tagsPerResourceMax: 50,
   /** EC2 tag key length, in Unicode characters. */

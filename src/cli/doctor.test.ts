@@ -26,6 +26,7 @@ test('strata doctor --json reports QEMU, TCG, KVM, UEFI, disk space, NBD tools a
       'kvm',
       'uefi (OVMF)',
       'data dir',
+      'pool space',
       'qemu-img',
       'qemu-nbd',
       'nbdinfo',

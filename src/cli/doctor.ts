@@ -8,6 +8,7 @@ import { runTool } from '../compute/run-tool.ts';
 import { probeAccelerator } from '../compute/qemu/kvm-probe.ts';
 import { findOvmf } from '../compute/qemu/ovmf.ts';
 import { findDemoImageSources } from '../compute/image/demo-image.ts';
+import { poolSpace } from './pool-space.ts';
 
 /** One line of the report. */
 interface Check {
@@ -15,6 +16,8 @@ interface Check {
   readonly ok: boolean;
   readonly required: boolean;
   readonly detail: string;
+  /** Works, but needs attention (printed as WARN): e.g. the pool's file system past its high-water mark. */
+  readonly warning?: boolean;
 }
 
 const DATA_DIR_FREE_BYTES_MIN = 2 * units.GiB;
@@ -74,6 +77,25 @@ async function dataDirCheck(dataDir: string): Promise<Check> {
   }
 }
 
+async function poolSpaceCheck(dataDir: string): Promise<Check> {
+  const dir = resolve(dataDir);
+  if (!(await pathExists(dir))) {
+    return { name: 'pool space', ok: true, required: false, detail: `${dir}: no data dir yet` };
+  }
+  try {
+    const report = await poolSpace(dir);
+    return {
+      name: 'pool space',
+      ok: !report.warning,
+      required: false,
+      warning: report.warning,
+      detail: report.detail,
+    };
+  } catch (error) {
+    return { name: 'pool space', ok: false, required: false, detail: `${dir}: ${(error as Error).message}` };
+  }
+}
+
 async function demoImageCheck(): Promise<Check> {
   try {
     const sources = await findDemoImageSources();
@@ -115,6 +137,7 @@ export async function runDoctor(dataDir: string): Promise<Check[]> {
     acceleratorChecks(),
     ovmf,
     dataDirCheck(dataDir),
+    poolSpaceCheck(dataDir),
     toolVersion('qemu-img', 'qemu-img', ['--version'], false),
     toolVersion('qemu-nbd', 'qemu-nbd', ['--version'], false),
     toolVersion('nbdinfo', 'nbdinfo', ['--version'], false),
@@ -128,7 +151,9 @@ export async function runDoctor(dataDir: string): Promise<Check[]> {
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('report what this host can do: QEMU, KVM/TCG, UEFI, disk space, NBD tools, the demo image')
+    .description(
+      'report what this host can do: QEMU, KVM/TCG, UEFI, disk space and pool fullness, NBD tools, the demo image',
+    )
     .option('--data-dir <dir>', 'data directory to check', process.env.STRATA_DATA_DIR ?? './data')
     .option('--json', 'print the checks as JSON')
     .action(async (options: { dataDir: string; json?: boolean }) => {
@@ -136,7 +161,13 @@ export function registerDoctor(program: Command): void {
       if (options.json === true) console.log(JSON.stringify(checks, null, 2));
       else {
         for (const check of checks) {
-          const status = check.ok ? 'ok  ' : check.required ? 'FAIL' : 'no  ';
+          const status = check.ok
+            ? 'ok  '
+            : check.required
+              ? 'FAIL'
+              : check.warning === true
+                ? 'WARN'
+                : 'no  ';
           console.log(`${status}  ${check.name.padEnd(12)} ${check.detail}`);
         }
       }

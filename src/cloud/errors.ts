@@ -76,6 +76,13 @@ export const catalogue = {
   VolumeLimitExceeded: { status: 400, template: '{message}' },
   SnapshotLimitExceeded: { status: 400, template: '{message}' },
   InsufficientInstanceCapacity: { status: 500, template: '{message}' },
+  // A full disk (block store or database): EC2's code for "no capacity for this EBS request, try later";
+  // 503 rather than EC2's 500, as the daemon is up and the request may succeed once space is freed.
+  InsufficientVolumeCapacity: {
+    status: 503,
+    template:
+      'There is not enough capacity to fulfill your EBS volume provision request. Free space (delete volumes or snapshots) or wait and try again later.',
+  },
   InvalidBlockDeviceMapping: { status: 400, template: '{message}' },
   InvalidParameterDependency: { status: 400, template: '{message}' },
   // Images and instances (cloud/images/images.ts, cloud/instances/instances.ts).

@@ -6,7 +6,7 @@
 // To add a domain service, add it to Cloud (cloud/cloud.ts) and construct it in `composeCloud` below.
 import { mkdirSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { assertLimits } from '../base/limits.ts';
+import { assertLimits, limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import { openDatabase } from '../db/database.ts';
 import type { OpenedDatabase } from '../db/database.ts';
@@ -167,7 +167,12 @@ async function openStore(
   dataDir: string,
   target: SnapshotStore | undefined,
 ): Promise<{ store: BlockStore; lazy: LazyRestoreStore | undefined }> {
-  const pool = await openBlockStore({ dir: join(dataDir, 'pool'), logger: options.logger });
+  // No quota: lifts the creation-time capacity of pools made before the file system bounded them.
+  const pool = await openBlockStore({
+    dir: join(dataDir, 'pool'),
+    capacityBytes: limits.poolCapacityBytesUnbounded,
+    logger: options.logger,
+  });
   if (target === undefined) return { store: pool, lazy: undefined };
   const lazy = await new Archive(target, options.snapshotArchive)
     .openLazy(pool, {

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import type { Dialect, MigrationProvider } from 'kysely';
+import type { Dialect, Driver, MigrationProvider } from 'kysely';
 import { assert } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
 import type { Database } from './schema.ts';
@@ -81,7 +81,27 @@ function chooseDialect(options: OpenDatabaseOptions): { dialect: DbDialect; kyse
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma(`busy_timeout = ${limits.dbBusyTimeoutMs}`);
-  return { dialect: 'sqlite', kyselyDialect: new SqliteDialect({ database: sqlite }) };
+  return { dialect: 'sqlite', kyselyDialect: new CauseKeepingSqliteDialect(sqlite) };
+}
+
+// SQLite rolls a transaction back by itself on some errors (SQLITE_FULL among them); Kysely's ROLLBACK then
+// fails with "cannot rollback - no transaction is active", and that error would replace the real cause.
+class CauseKeepingSqliteDialect extends SqliteDialect {
+  readonly #sqlite: SqliteDatabase.Database;
+
+  constructor(sqlite: SqliteDatabase.Database) {
+    super({ database: sqlite });
+    this.#sqlite = sqlite;
+  }
+
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const rollback = driver.rollbackTransaction.bind(driver);
+    driver.rollbackTransaction = async (connection) => {
+      if (this.#sqlite.inTransaction) await rollback(connection);
+    };
+    return driver;
+  }
 }
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...migrations }) };

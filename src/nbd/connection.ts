@@ -5,6 +5,7 @@ import { AssertionError, assert, assertNever } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import { StoreError } from '../storage/block-store.ts';
+import { isOutOfSpace } from '../base/out-of-space.ts';
 import type { BlockStore } from '../storage/block-store.ts';
 import type { Negotiated } from './handshake.ts';
 import type { PayloadBuffers } from './payload-buffers.ts';
@@ -561,7 +562,7 @@ function writeOffset(buffer: Buffer, at: number, offset: number): void {
 
 /** Maps a store error to the NBD error a client sees; anything unexpected is EIO. */
 export function errnoOf(error: unknown): NbdError {
-  if (!(error instanceof StoreError)) return NbdErrno.EIO;
+  if (!(error instanceof StoreError)) return isOutOfSpace(error) ? NbdErrno.ENOSPC : NbdErrno.EIO;
   switch (error.code) {
     case 'ENOSPC':
       return NbdErrno.ENOSPC;

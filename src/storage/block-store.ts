@@ -30,6 +30,8 @@ export interface PoolUsage {
   readonly usedBytes: number;
   /** Extents freed but not yet reusable (waiting for their free to commit, or for background reclaim). */
   readonly pendingFreeBytes: number;
+  /** Bytes new extents may take now: the capacity left, bounded by the file system's free space less a headroom. */
+  readonly availableBytes: number;
 }
 
 /** Per-device usage, in bytes. */
@@ -144,7 +146,7 @@ export interface BlockStore {
 export interface OpenBlockStoreOptions {
   /** The pool directory (`<data-dir>/pool`); created if missing. */
   readonly dir: string;
-  /** Pool capacity; default at creation: the file system's free space (thin, nothing reserved). */
+  /** Pool capacity (a quota); default at creation: none, the file system's free space bounds the pool. */
   readonly capacityBytes?: number;
   /** Extent size, fixed at creation; default `limits.extentBytesDefault` (64 KiB). */
   readonly extentBytes?: number;

@@ -35,7 +35,14 @@ export class MemoryBlockStore implements BlockStore {
     let extents = 0;
     for (const device of this.#devices.values()) extents += device.owned.size;
     const usedBytes = extents * this.extentBytes;
-    return { extentBytes: this.extentBytes, capacityBytes: 2 ** 50, usedBytes, pendingFreeBytes: 0 };
+    const capacityBytes = 2 ** 50;
+    return {
+      extentBytes: this.extentBytes,
+      capacityBytes,
+      usedBytes,
+      pendingFreeBytes: 0,
+      availableBytes: capacityBytes - usedBytes,
+    };
   }
   async grow(): Promise<void> {}
   device(id: string): DeviceInfo | undefined {

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBlockStore, fsckPool } from '../open-block-store.ts';
-import { Rng, content } from './workload.ts';
+import { Rng, content } from './testing/workload.ts';
 
 const seed = process.env.STRATA_SEED !== undefined ? Number(process.env.STRATA_SEED) : Date.now() % 1e9;
 const extentBytes = 4096;

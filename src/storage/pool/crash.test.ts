@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAndKill } from '../../base/testing/run-and-kill.ts';
 import { openBlockStore, fsckPool } from '../open-block-store.ts';
-import { Model, Rng, checkAfterCrash, modelFromStore } from './workload.ts';
-import { crashShape } from './crash-shape.ts';
-import { crashWindow } from './crash-replay.ts';
+import { Model, Rng, checkAfterCrash, modelFromStore } from './testing/workload.ts';
+import { crashShape } from './testing/crash-shape.ts';
+import { crashWindow } from './testing/crash-replay.ts';
 
-const worker = fileURLToPath(new URL('./crash-worker.ts', import.meta.url));
+const worker = fileURLToPath(new URL('./testing/crash-worker.ts', import.meta.url));
 const kills = Number(process.env.STRATA_CRASH_KILLS ?? 50);
 const baseSeed = process.env.STRATA_SEED !== undefined ? Number(process.env.STRATA_SEED) : Date.now() % 1e9;
 

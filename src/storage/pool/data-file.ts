@@ -1,6 +1,7 @@
 // The pool's data file behind a small interface, so tests can swap in a file that loses unsynced writes.
 import { open, type FileHandle } from 'node:fs/promises';
 import { read, write, fdatasync } from 'node:fs';
+import { trim } from 'fs-native-extensions';
 import { assert } from '../../base/assert.ts';
 
 /** Positional I/O on the pool's sparse data file. Writes become durable only after `sync()`. */
@@ -11,6 +12,8 @@ export interface DataFile {
   write(buffer: Buffer, offset: number, length: number, position: number): Promise<void>;
   /** Makes every completed write durable (fdatasync). */
   sync(): Promise<void>;
+  /** Gives `[position, position + length)` back to the file system as a hole (reads as zeros afterwards). */
+  punch(position: number, length: number): Promise<void>;
   /** Sets the file length; used at open to turn extents past the committed high-water mark back into holes. */
   truncate(lengthBytes: number): Promise<void>;
   /** Current file length in bytes. */
@@ -62,6 +65,11 @@ class RealDataFile implements DataFile {
     return new Promise((resolve, reject) =>
       fdatasync(this.#fd, (error) => (error ? reject(error) : resolve())),
     );
+  }
+
+  punch(position: number, length: number): Promise<void> {
+    assert(position >= 0 && length > 0, 'punch: bad bounds');
+    return trim(this.#fd, position, length);
   }
 
   async truncate(lengthBytes: number): Promise<void> {

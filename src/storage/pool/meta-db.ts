@@ -53,6 +53,18 @@ export class Batch {
     this.mappings.set(`${lineage}:${block}:${birthGen}`, { lineage, block, birthGen, extent });
   }
 
+  /** Adds `older`'s entries under this batch's own, which win (a failed commit's batch goes back in front). */
+  takeOlder(older: Batch): void {
+    const under = <K, V>(mine: Map<K, V>, theirs: Map<K, V>) => {
+      for (const [key, value] of theirs) if (!mine.has(key)) mine.set(key, value);
+    };
+    under(this.mappings, older.mappings);
+    under(this.free, older.free);
+    under(this.pool, older.pool);
+    under(this.lineages, older.lineages);
+    under(this.devices, older.devices);
+  }
+
   /** Whether there is nothing to persist. */
   isEmpty(): boolean {
     return (

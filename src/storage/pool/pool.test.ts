@@ -284,6 +284,7 @@ test('a failed commit stops the pool (fail-stop); reopening finds everything flu
       read: (...args) => real.read(...args),
       write: (...args) => real.write(...args),
       sync: () => (failSync ? Promise.reject(new Error('EIO: injected')) : real.sync()),
+      punch: (position, length) => real.punch(position, length),
       truncate: (length) => real.truncate(length),
       sizeBytes: () => real.sizeBytes(),
       close: () => real.close(),

@@ -1,8 +1,9 @@
 // The block store: a sparse data file of extents plus a birth-generation mapping index (see docs/storage.md).
-import { mkdir, statfs } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../../base/assert.ts';
 import { limits } from '../../base/limits.ts';
+import { isOutOfSpace } from '../../base/out-of-space.ts';
 import { silentLogger, type Logger } from '../../base/log.ts';
 import {
   StoreError,
@@ -16,16 +17,15 @@ import {
 } from '../block-store.ts';
 import { Allocator } from './allocator.ts';
 import { openRealDataFile, type DataFile } from './data-file.ts';
-import { Lineage, resolveBlock, rowAt, type Row } from './lineage.ts';
+import { Lineage, resolveBlock, type Row } from './lineage.ts';
+import { lockBlocks, tryLockBlocks, waitIdle } from './block-locks.ts';
+import { checkRange, checkSize, info, lineageRecord, record, type Device } from './device.ts';
+import { candidateBlocks, deviceUsage, diff, mapRange } from './maps.ts';
+import { GroupCommit, noChanges, type Changes } from './group-commit.ts';
 import { ReadTracker } from './read-tracker.ts';
-import {
-  Batch,
-  MetaDb,
-  TOMBSTONE,
-  metaFormatVersion,
-  type DeviceRecord,
-  type MetaSnapshot,
-} from './meta-db.ts';
+import { Reclaimer } from './reclaim.ts';
+import { SpaceGuard, type Fullness, type SpaceStatus } from './space-guard.ts';
+import { Batch, MetaDb, TOMBSTONE, metaFormatVersion, type MetaSnapshot } from './meta-db.ts';
 
 /** How to open (or create) a pool. Creation options are ignored for an existing pool, except capacity growth. */
 export interface PoolOptions {
@@ -37,23 +37,6 @@ export interface PoolOptions {
   readonly dataFile?: DataFile;
 }
 
-/** A device in memory: a view (lineage, gen) where a volume's gen is Infinity (the head). */
-interface Device {
-  readonly id: string;
-  readonly kind: 'volume' | 'snapshot';
-  readonly lineage: Lineage;
-  readonly gen: number;
-  sizeBytes: number;
-  readonly parentId: string | null;
-}
-
-/** Metadata changes of one write, recorded only once its data I/O completed (so a commit never runs ahead). */
-interface Changes {
-  readonly rows: [lineage: number, block: number, birth: number, extent: number | null][];
-  readonly taken: number[];
-  readonly freed: number[];
-}
-
 /** A write of `data[from, from + length)` at file `position`, with no read first. */
 interface Direct {
   readonly position: number;
@@ -63,8 +46,6 @@ interface Direct {
 
 /** Largest zero buffer a zeroing call allocates at once. */
 const zeroChunkBytes = limits.nbdPayloadBytesMax;
-/** Past this many blocks, range scans iterate mapped rows instead of the block range. */
-const rangeScanBlocksMax = 1 << 16;
 
 /** Opens or creates the pool in `options.dir`. */
 export async function openPool(options: PoolOptions): Promise<Pool> {
@@ -73,14 +54,16 @@ export async function openPool(options: PoolOptions): Promise<Pool> {
   try {
     let snapshot = meta.load();
     if (!snapshot.pool.has('format_version')) {
-      meta.apply(await initialBatch(options));
+      meta.apply(initialBatch(options));
       snapshot = meta.load();
     }
     const version = snapshot.pool.get('format_version');
     if (version !== metaFormatVersion)
       throw new StoreError('EINVAL', `pool format ${version} is not ${metaFormatVersion}`);
+    const extentBytes = snapshot.pool.get('extent_bytes')!;
+    const space = await SpaceGuard.open({ dir: options.dir, extentBytes });
     const data = options.dataFile ?? (await openRealDataFile(join(options.dir, 'data')));
-    const pool = new Pool(meta, data, snapshot, options.logger ?? silentLogger);
+    const pool = new Pool(meta, data, snapshot, options.logger ?? silentLogger, space);
     await pool.prepare(options.capacityBytes);
     return pool;
   } catch (error) {
@@ -100,7 +83,7 @@ function openMeta(path: string): MetaDb {
   }
 }
 
-async function initialBatch(options: PoolOptions): Promise<Batch> {
+function initialBatch(options: PoolOptions): Batch {
   const extentBytes = options.extentBytes ?? limits.extentBytesDefault;
   const powerOfTwo = (extentBytes & (extentBytes - 1)) === 0;
   if (
@@ -115,9 +98,8 @@ async function initialBatch(options: PoolOptions): Promise<Batch> {
       `extent size must be a power of two in ${range} bytes: got ${extentBytes}`,
     );
   }
-  // Default capacity: the file system's free space at creation (thin: nothing is reserved).
-  const fs = await statfs(options.dir);
-  const capacityBytes = options.capacityBytes ?? fs.bavail * fs.bsize;
+  // No quota unless asked for: the live file system bounds the pool (space-guard.ts), not a number fixed now.
+  const capacityBytes = options.capacityBytes ?? limits.poolCapacityBytesUnbounded;
   if (!Number.isSafeInteger(capacityBytes) || capacityBytes < extentBytes) {
     throw new StoreError('EINVAL', `capacity must hold at least one extent: got ${capacityBytes}`);
   }
@@ -137,36 +119,47 @@ export class Pool implements BlockStore {
   readonly #data: DataFile;
   readonly #log: Logger;
   readonly #allocator: Allocator;
+  readonly #commits: GroupCommit;
+  readonly #space: SpaceGuard;
   readonly #lineages = new Map<number, Lineage>();
   readonly #devices = new Map<string, Device>();
   readonly #listeners = new Set<(id: string) => void>();
   readonly #reads = new ReadTracker();
-  readonly #reclaimQueue = new Set<Lineage>();
+  readonly #reclaims: Reclaimer;
   readonly #timer: NodeJS.Timeout;
   #nextLineage: number;
-  #batch = new Batch();
-  #pendingFree: number[] = [];
-  #releasing = 0;
-  #releaseChain: Promise<void> = Promise.resolve();
-  #dataDirty = false;
   #owned = 0;
-  #commitRunning: Promise<void> = Promise.resolve();
-  #commitQueued: Promise<void> | null = null;
   #control: Promise<void> = Promise.resolve();
-  #reclaimScheduled = false;
   #closed = false;
-  /** Set when a commit failed: memory is then ahead of disk, so the pool stops (fail-stop) until reopened. */
-  #failure: Error | null = null;
+  #fullness: Fullness = 'ok';
 
-  constructor(meta: MetaDb, data: DataFile, snapshot: MetaSnapshot, log: Logger) {
+  constructor(meta: MetaDb, data: DataFile, snapshot: MetaSnapshot, log: Logger, space: SpaceGuard) {
     const pool = snapshot.pool;
     this.extentBytes = pool.get('extent_bytes')!;
     assert(this.extentBytes > 0, 'pool: no extent size');
     this.#meta = meta;
     this.#data = data;
     this.#log = log;
+    this.#space = space;
     this.#nextLineage = pool.get('next_lineage')!;
     this.#allocator = new Allocator(pool.get('capacity_extents')!, pool.get('high_water')!, snapshot.free);
+    this.#commits = new GroupCommit({
+      meta,
+      data,
+      space,
+      reads: this.#reads,
+      allocator: this.#allocator,
+      log,
+      extentBytes: this.extentBytes,
+      reportFullness: () => this.#reportFullness(),
+    });
+    this.#reclaims = new Reclaimer({
+      lineages: this.#lineages,
+      commits: this.#commits,
+      free: (extent, changes) => this.#free(extent, changes),
+      isClosed: () => this.#closed,
+      onIdle: () => this.#tick(),
+    });
     this.#loadIndex(snapshot);
     this.#timer = setInterval(() => this.#tick(), limits.storageCommitIntervalMs);
     this.#timer.unref();
@@ -210,8 +203,8 @@ export class Pool implements BlockStore {
     if (capacityBytes !== undefined && capacityBytes > this.usage().capacityBytes)
       await this.grow(capacityBytes);
     // Finish reclaims a crash interrupted (cheap: the index is in memory already).
-    for (const lineage of this.#lineages.values()) this.#reclaimQueue.add(lineage);
-    this.#scheduleReclaim();
+    this.#reclaims.queue(this.#lineages.values());
+    this.#reportFullness();
   }
 
   /** {@inheritDoc BlockStore.usage} */
@@ -221,8 +214,19 @@ export class Pool implements BlockStore {
       extentBytes,
       capacityBytes: this.#allocator.capacityExtents * extentBytes,
       usedBytes: this.#owned * extentBytes,
-      pendingFreeBytes: (this.#pendingFree.length + this.#releasing) * extentBytes,
+      pendingFreeBytes: (this.#commits.pendingFree.length + this.#commits.releasing) * extentBytes,
+      availableBytes: this.#available() * extentBytes,
     };
+  }
+
+  /** What the pool last saw of its file system: free space, the metadata reserve, fullness. */
+  space(): SpaceStatus {
+    return this.#space.status();
+  }
+
+  /** New extents a write may take now: the quota's and the file system's room, whichever is less. */
+  #available(): number {
+    return Math.min(this.#allocator.available(), this.#space.extentsAvailable());
   }
 
   /** {@inheritDoc BlockStore.grow} */
@@ -233,7 +237,7 @@ export class Pool implements BlockStore {
     }
     await this.#exclusive(async () => {
       this.#allocator.grow(extents);
-      this.#batch.pool.set('capacity_extents', extents);
+      this.#commits.batch.pool.set('capacity_extents', extents);
       await this.commit();
     });
   }
@@ -256,6 +260,7 @@ export class Pool implements BlockStore {
     checkSize(sizeBytes);
     await this.#exclusive(async () => {
       this.#checkFree(id);
+      await this.#needMetadataRoom();
       const lineage = this.#newLineage(null);
       lineage.volumeId = id;
       this.#addDevice({ id, kind: 'volume', lineage, gen: Infinity, sizeBytes, parentId: null });
@@ -275,7 +280,7 @@ export class Pool implements BlockStore {
         );
       }
       device.sizeBytes = sizeBytes;
-      this.#batch.devices.set(id, record(device));
+      this.#commits.batch.devices.set(id, record(device));
       await this.commit();
     });
   }
@@ -289,7 +294,7 @@ export class Pool implements BlockStore {
       try {
         lineage.volumeId = null;
         this.#devices.delete(id);
-        this.#batch.devices.set(id, null);
+        this.#commits.batch.devices.set(id, null);
         await this.commit();
       } finally {
         open();
@@ -303,6 +308,7 @@ export class Pool implements BlockStore {
     await this.#exclusive(async () => {
       const volume = this.#volume(volumeId);
       this.#checkFree(snapshotId);
+      await this.#needMetadataRoom();
       const lineage = volume.lineage;
       const open = await this.#quiesce(lineage);
       try {
@@ -310,7 +316,7 @@ export class Pool implements BlockStore {
         lineage.gen = gen + 1;
         lineage.snapshots.set(gen, snapshotId);
         lineage.invalidateViews();
-        this.#batch.lineages.set(lineage.id, lineageRecord(lineage));
+        this.#commits.batch.lineages.set(lineage.id, lineageRecord(lineage));
         const sizeBytes = volume.sizeBytes;
         this.#addDevice({ id: snapshotId, kind: 'snapshot', lineage, gen, sizeBytes, parentId: volumeId });
         await this.commit();
@@ -330,6 +336,7 @@ export class Pool implements BlockStore {
         throw new StoreError('EINVAL', `clone must be at least ${snapshot.sizeBytes} bytes: asked ${size}`);
       }
       this.#checkFree(volumeId);
+      await this.#needMetadataRoom();
       const bytes = snapshot.sizeBytes;
       const parent = {
         lineage: snapshot.lineage,
@@ -360,7 +367,7 @@ export class Pool implements BlockStore {
       device.lineage.snapshots.delete(device.gen);
       device.lineage.invalidateViews();
       this.#devices.delete(id);
-      this.#batch.devices.set(id, null);
+      this.#commits.batch.devices.set(id, null);
       await this.commit();
       this.#removed(id, device.lineage);
     });
@@ -368,22 +375,32 @@ export class Pool implements BlockStore {
 
   #removed(id: string, lineage: Lineage): void {
     for (const listener of this.#listeners) listener(id);
-    this.#reclaimQueue.add(lineage);
-    this.#scheduleReclaim();
+    this.#reclaims.queue([lineage]);
   }
 
   #newLineage(parent: Lineage['parent']): Lineage {
     const lineage = new Lineage(this.#nextLineage++, 1, parent);
     this.#lineages.set(lineage.id, lineage);
-    this.#batch.pool.set('next_lineage', this.#nextLineage);
-    this.#batch.lineages.set(lineage.id, lineageRecord(lineage));
+    this.#commits.batch.pool.set('next_lineage', this.#nextLineage);
+    this.#commits.batch.lineages.set(lineage.id, lineageRecord(lineage));
     return lineage;
   }
 
   #addDevice(device: Device): void {
     assert(!this.#devices.has(device.id), 'addDevice: id taken');
     this.#devices.set(device.id, device);
-    this.#batch.devices.set(device.id, record(device));
+    this.#commits.batch.devices.set(device.id, record(device));
+  }
+
+  /** Refuses an operation that adds metadata while the reserve for its commit is spent (deletes never wait). */
+  async #needMetadataRoom(): Promise<void> {
+    if (this.#space.roomForMetadata()) return;
+    await this.#space.refresh();
+    if (this.#space.roomForMetadata()) return;
+    throw new StoreError(
+      'ENOSPC',
+      "the pool's file system is full and its metadata reserve is spent: delete volumes or snapshots, or grow it",
+    );
   }
 
   #checkFree(id: string): void {
@@ -472,7 +489,7 @@ export class Pool implements BlockStore {
     this.#checkOpen();
     const device = this.#find(id);
     const length = out.length;
-    this.#checkRange(device, offset, length);
+    checkRange(device, offset, length);
     if (length === 0) return;
     const extentBytes = this.extentBytes;
     const first = Math.floor(offset / extentBytes);
@@ -522,7 +539,7 @@ export class Pool implements BlockStore {
   async write(id: string, offset: number, data: Buffer, options?: WriteOptions): Promise<void> {
     this.#checkOpen();
     const device = this.#volume(id);
-    this.#checkRange(device, offset, data.length);
+    checkRange(device, offset, data.length);
     if (data.length > 0) {
       const entering = this.#enter(device);
       if (entering !== undefined) await entering;
@@ -539,7 +556,7 @@ export class Pool implements BlockStore {
   async trim(id: string, offset: number, length: number, options?: WriteOptions): Promise<void> {
     this.#checkOpen();
     const device = this.#volume(id);
-    this.#checkRange(device, offset, length);
+    checkRange(device, offset, length);
     if (length > 0) {
       const entering = this.#enter(device);
       if (entering !== undefined) await entering;
@@ -557,7 +574,7 @@ export class Pool implements BlockStore {
     if (options?.noHole !== true) return this.trim(id, offset, length, options);
     this.#checkOpen();
     const device = this.#volume(id);
-    this.#checkRange(device, offset, length);
+    checkRange(device, offset, length);
     const entering = this.#enter(device);
     if (entering !== undefined) await entering;
     try {
@@ -584,12 +601,12 @@ export class Pool implements BlockStore {
     if (offset < wholeFirst * extentBytes) {
       await this.#writeRange(lineage, offset, Buffer.alloc(wholeFirst * extentBytes - offset), true);
     }
-    const blocks = this.#candidateBlocks(lineage, wholeFirst, wholeEnd - 1);
+    const blocks = candidateBlocks(lineage, wholeFirst, wholeEnd - 1);
     const unlock = tryLockBlocks(lineage, blocks) ?? (await lockBlocks(lineage, blocks));
     try {
-      const changes: Changes = { rows: [], taken: [], freed: [] };
+      const changes = noChanges();
       for (const block of blocks) this.#unmapBlock(lineage, block, changes);
-      this.#record(changes);
+      this.#commits.record(changes);
     } finally {
       unlock();
     }
@@ -664,31 +681,73 @@ export class Pool implements BlockStore {
       const unlock = tryLockBlocks(lineage, blocks) ?? (await lockBlocks(lineage, blocks));
       let needed = 0;
       for (const block of blocks) if (this.#needsExtent(lineage, block, zeroing)) needed++;
-      if (needed <= this.#allocator.available()) {
+      if (needed <= this.#available()) {
         try {
-          const changes: Changes = { rows: [], taken: [], freed: [] };
-          await Promise.all(this.#writeBlocks(lineage, blocks, offset, data, zeroing, changes));
-          this.#record(changes);
+          await this.#writeLocked(lineage, blocks, offset, data, zeroing);
         } finally {
           unlock();
         }
         return;
       }
       unlock();
-      if (attempt > 0 || !this.#mayFreeSoon()) {
-        throw new StoreError(
-          'ENOSPC',
-          `pool full: write needs ${needed} extents, ${this.#allocator.available()} free`,
-        );
+      if (attempt > 0) {
+        this.#space.refused(needed);
+        this.#reportFullness();
+        throw new StoreError('ENOSPC', `pool full: write needs ${needed} extents, ${this.#available()} free`);
       }
-      this.#runReclaims();
-      await this.commit();
-      await this.#releaseChain;
+      await this.#makeRoom();
     }
   }
 
+  /** Plans and writes locked blocks; if the data I/O fails, puts every planned change back (nothing recorded). */
+  async #writeLocked(
+    lineage: Lineage,
+    blocks: readonly number[],
+    offset: number,
+    data: Buffer,
+    zeroing: boolean,
+  ): Promise<void> {
+    const changes = noChanges();
+    const io = this.#writeBlocks(lineage, blocks, offset, data, zeroing, changes);
+    const spent = changes.taken.length;
+    this.#space.spend(spent);
+    try {
+      await Promise.all(io);
+    } catch (error) {
+      await Promise.allSettled(io);
+      this.#undo(lineage, changes);
+      if (!isOutOfSpace(error)) throw error;
+      throw new StoreError('ENOSPC', `the pool's file system is full: ${(error as Error).message}`);
+    } finally {
+      this.#space.settled(spent);
+    }
+    this.#commits.record(changes);
+  }
+
+  /** A write whose data I/O failed leaves no trace: chains, extents and the owned count go back. */
+  #undo(lineage: Lineage, changes: Changes): void {
+    for (const [block, chain] of changes.undo) {
+      if (chain.length === 0) lineage.blocks.delete(block);
+      else lineage.blocks.set(block, chain);
+    }
+    this.#owned += changes.freed.length - changes.taken.length;
+    // Durably free still (fresh ones went into the batch as free with the high-water mark), so reusable now.
+    this.#allocator.release(changes.taken);
+    assert(this.#owned >= 0, 'undo: negative owned count');
+  }
+
+  /** Before a write reports ENOSPC: reclaim and commit what is pending, and look at the file system again. */
+  async #makeRoom(): Promise<void> {
+    if (this.#mayFreeSoon()) {
+      this.#reclaims.runAll();
+      await this.commit();
+      await this.#commits.releaseChain;
+    }
+    await this.#space.refresh();
+  }
+
   #mayFreeSoon(): boolean {
-    return this.#pendingFree.length > 0 || this.#releasing > 0 || this.#reclaimQueue.size > 0;
+    return this.#commits.pendingFree.length > 0 || this.#commits.releasing > 0 || this.#reclaims.pending > 0;
   }
 
   #needsExtent(lineage: Lineage, block: number, zeroing: boolean): boolean {
@@ -752,12 +811,13 @@ export class Pool implements BlockStore {
     }
     const source = resolveBlock(lineage, Infinity, block);
     if (zeroing && source === TOMBSTONE) return null;
+    changes.undo.push([block, chain === undefined ? [] : chain.map((row) => ({ ...row }))]);
     const { extent, fresh } = this.#allocator.allocate();
     this.#owned++;
     if (fresh) {
       // The hole is durable as "free" first, so a crash before this write commits cannot leak it.
-      this.#batch.pool.set('high_water', this.#allocator.highWater);
-      this.#batch.free.set(extent, true);
+      this.#commits.batch.pool.set('high_water', this.#allocator.highWater);
+      this.#commits.batch.free.set(extent, true);
     }
     changes.taken.push(extent);
     changes.rows.push([lineage.id, block, gen, extent]);
@@ -770,8 +830,8 @@ export class Pool implements BlockStore {
     }
     const position = extent * extentBytes;
     if (slice.length === extentBytes) return { position, from: start - offset, length: extentBytes };
-    if (source === TOMBSTONE && fresh)
-      return { position: position + inner, from: start - offset, length: end - start };
+    // Written whole even when fresh (dm-thin zeroes new blocks too): an owned extent is then fully allocated in
+    // the file system, so in-place writes to it never need space the pool did not count.
     return this.#copyOnWrite(extent, source, inner, slice);
   }
 
@@ -791,7 +851,7 @@ export class Pool implements BlockStore {
     assert(position >= 0 && buffer.length > 0, 'writeData: bad position');
     assert(position + buffer.length <= this.#allocator.highWater * extentBytes, 'writeData: past high water');
     await this.#data.write(buffer, 0, buffer.length, position);
-    this.#dataDirty = true;
+    this.#commits.dataDirty = true;
   }
 
   /** Reads data; tracked so extents freed meanwhile are not reused until the read is done. */
@@ -832,18 +892,6 @@ export class Pool implements BlockStore {
     }
   }
 
-  /** Adds a completed write's metadata to the open commit group. */
-  #record(changes: Changes): void {
-    const batch = this.#batch;
-    for (const [lineage, block, birth, extent] of changes.rows)
-      batch.setMapping(lineage, block, birth, extent);
-    for (const extent of changes.taken) batch.free.set(extent, false);
-    for (const extent of changes.freed) {
-      batch.free.set(extent, true);
-      this.#pendingFree.push(extent);
-    }
-  }
-
   // ---- durability ----
 
   /** {@inheritDoc BlockStore.flush} */
@@ -854,194 +902,54 @@ export class Pool implements BlockStore {
 
   /** Group commit: fdatasync the data file, then commit the metadata batch in one SQLite transaction. */
   commit(): Promise<void> {
-    if (this.#commitQueued !== null) return this.#commitQueued;
-    const next = this.#commitRunning.then(() => {
-      this.#commitQueued = null;
-      if (this.#failure !== null) throw this.#failure;
-      return this.#commitOnce().catch((error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        this.#failure = new Error(`block store failed to commit (reopen the pool): ${message}`);
-        this.#log.error({ err: error }, 'storage: commit failed; the pool is stopped');
-        throw this.#failure;
-      });
-    });
-    this.#commitQueued = next;
-    this.#commitRunning = next.catch(() => undefined);
-    return next;
+    return this.#commits.commit();
   }
 
-  async #commitOnce(): Promise<void> {
-    const batch = this.#batch;
-    const freed = this.#pendingFree;
-    const dataDirty = this.#dataDirty;
-    this.#batch = new Batch();
-    this.#pendingFree = [];
-    this.#dataDirty = false;
-    if (dataDirty) await this.#data.sync();
-    if (!batch.isEmpty()) this.#meta.apply(batch);
-    if (freed.length === 0) return;
-    // Reuse only after the free is durable and no read that began before it can still see the old bytes.
-    this.#releasing += freed.length;
-    const reads = this.#reads.drained();
-    this.#releaseChain = Promise.all([this.#releaseChain, reads]).then(() => {
-      this.#releasing -= freed.length;
-      if (!this.#closed) this.#allocator.release(freed);
-    });
+  /** Logs when the file system's fullness changes level (high-water mark, full, back to ok). */
+  #reportFullness(): void {
+    const status = this.#space.status();
+    if (status.fullness === this.#fullness) return;
+    this.#fullness = status.fullness;
+    const fields = { ...status, poolUsedBytes: this.#owned * this.extentBytes };
+    if (status.fullness === 'ok') this.#log.info(fields, 'storage: the pool has room again');
+    else if (status.fullness === 'high') {
+      const mark = limits.storageFullWarnPercent;
+      this.#log.warn(fields, `storage: the pool's file system is more than ${mark}% full`);
+    } else
+      this.#log.warn(fields, "storage: the pool's file system is full: writes needing new space get ENOSPC");
   }
 
   #tick(): void {
     if (this.#closed) return;
-    // Only metadata needs the timer; in-place data waits for flush/FUA like a disk's volatile cache.
-    if (this.#batch.isEmpty() && this.#pendingFree.length === 0) return;
-    this.commit().catch((error: unknown) =>
-      this.#log.error({ err: error }, 'storage: background commit failed'),
+    this.#space.refresh().then(
+      () => this.#reportFullness(),
+      (error: unknown) => this.#log.warn({ err: error }, 'storage: cannot read free space'),
     );
-  }
-
-  // ---- reclaim ----
-
-  #scheduleReclaim(): void {
-    if (this.#reclaimScheduled || this.#closed) return;
-    this.#reclaimScheduled = true;
-    setImmediate(() => {
-      this.#reclaimScheduled = false;
-      if (this.#closed) return;
-      const next = this.#reclaimQueue.values().next();
-      if (next.done === true) return;
-      this.#reclaimQueue.delete(next.value);
-      this.#reclaim(next.value);
-      this.#scheduleReclaim();
-      if (this.#reclaimQueue.size === 0) this.#tick();
+    // Only metadata needs the timer; in-place data waits for flush/FUA like a disk's volatile cache.
+    if (!this.#commits.hasPending()) return;
+    this.commit().catch((error: unknown) => {
+      const full = error instanceof StoreError && error.code === 'ENOSPC';
+      if (full) this.#log.warn({ err: error }, 'storage: background commit waits for space');
+      else this.#log.error({ err: error }, 'storage: background commit failed');
     });
   }
-
-  #runReclaims(): void {
-    for (const lineage of this.#reclaimQueue) this.#reclaim(lineage);
-    this.#reclaimQueue.clear();
-  }
-
-  /** Frees the rows of one lineage that no view can see (a per-lineage sweep, never the whole pool). */
-  #reclaim(lineage: Lineage): void {
-    if (this.#lineages.get(lineage.id) !== lineage) return;
-    const changes: Changes = { rows: [], taken: [], freed: [] };
-    const dead = lineage.isDead();
-    for (const [block, chain] of lineage.blocks) {
-      if (lineage.busy.has(block)) continue;
-      const keep = chain.map((_, index) => !dead && lineage.isVisible(chain, index));
-      for (let index = chain.length - 1; index >= 0; index--) {
-        if (keep[index] === true) continue;
-        const [row] = chain.splice(index, 1);
-        changes.rows.push([lineage.id, block, row!.birth, null]);
-        if (row!.extent !== TOMBSTONE) this.#free(row!.extent, changes);
-      }
-      if (chain.length === 0) lineage.blocks.delete(block);
-    }
-    this.#record(changes);
-    if (!dead) return;
-    assert(lineage.blocks.size === 0, 'reclaim: dead lineage kept rows');
-    this.#lineages.delete(lineage.id);
-    this.#batch.lineages.set(lineage.id, null);
-    const parent = lineage.parent?.lineage;
-    if (parent !== undefined) {
-      parent.children.delete(lineage);
-      parent.invalidateViews();
-      this.#reclaimQueue.add(parent);
-    }
-  }
-
-  // ---- maps ----
 
   /** {@inheritDoc BlockStore.mapRange} */
   mapRange(id: string, offset: number, length: number): MappedRange[] {
     const device = this.#find(id);
-    this.#checkRange(device, offset, length);
-    if (length === 0) return [];
-    const extentBytes = this.extentBytes;
-    const first = Math.floor(offset / extentBytes);
-    const last = Math.floor((offset + length - 1) / extentBytes);
-    const blocks = this.#candidateBlocks(device.lineage, first, last).filter(
-      (block) => resolveBlock(device.lineage, device.gen, block) !== TOMBSTONE,
-    );
-    return toRanges(blocks, offset, offset + length, extentBytes);
+    checkRange(device, offset, length);
+    return mapRange(device, offset, length, this.extentBytes);
   }
 
   /** {@inheritDoc BlockStore.diff} */
   diff(fromId: string | null, toId: string): MappedRange[] {
     const to = this.#find(toId);
-    const from = fromId === null ? null : this.#find(fromId);
-    const extentBytes = this.extentBytes;
-    const lastBlock = Math.ceil(to.sizeBytes / extentBytes) - 1;
-    const fromBlocks = from === null ? 0 : Math.ceil(from.sizeBytes / extentBytes);
-    const candidates = new Set(this.#candidateBlocks(to.lineage, 0, lastBlock));
-    if (from !== null)
-      for (const block of this.#candidateBlocks(from.lineage, 0, lastBlock)) candidates.add(block);
-    const result: MappedRange[] = [];
-    for (const block of [...candidates].sort((a, b) => a - b)) {
-      const toExtent = resolveBlock(to.lineage, to.gen, block);
-      const fromExtent =
-        from === null || block >= fromBlocks ? TOMBSTONE : resolveBlock(from.lineage, from.gen, block);
-      if (toExtent === fromExtent) continue;
-      const start = block * extentBytes;
-      const length = Math.min(extentBytes, to.sizeBytes - start);
-      const allocated = toExtent !== TOMBSTONE;
-      const previous = result.at(-1);
-      if (
-        previous !== undefined &&
-        previous.allocated === allocated &&
-        previous.offset + previous.length === start
-      ) {
-        result[result.length - 1] = { offset: previous.offset, length: previous.length + length, allocated };
-      } else {
-        result.push({ offset: start, length, allocated });
-      }
-    }
-    return result;
+    return diff(fromId === null ? null : this.#find(fromId), to, this.extentBytes);
   }
 
   /** {@inheritDoc BlockStore.deviceUsage} */
   deviceUsage(id: string): DeviceUsage {
-    const device = this.#find(id);
-    const lastBlock = Math.ceil(device.sizeBytes / this.extentBytes) - 1;
-    let mapped = 0;
-    for (const block of this.#candidateBlocks(device.lineage, 0, lastBlock)) {
-      if (resolveBlock(device.lineage, device.gen, block) !== TOMBSTONE) mapped++;
-    }
-    let owned = 0;
-    for (const chain of device.lineage.blocks.values()) {
-      if (device.kind === 'volume') owned += chain.filter((row) => row.extent !== TOMBSTONE).length;
-      else if (this.#onlySnapshotSees(device, chain)) owned++;
-    }
-    return { mappedBytes: mapped * this.extentBytes, ownedBytes: owned * this.extentBytes };
-  }
-
-  #onlySnapshotSees(device: Device, chain: Row[]): boolean {
-    const row = rowAt(chain, device.gen);
-    if (row === undefined || row.extent === TOMBSTONE) return false;
-    const index = chain.indexOf(row);
-    const lineage = device.lineage;
-    if (index === 0 && lineage.volumeId !== null) return false;
-    const upper = index === 0 ? Infinity : chain[index - 1]!.birth;
-    return !lineage.viewGens().some((gen) => gen !== device.gen && gen >= row.birth && gen < upper);
-  }
-
-  /** Sorted blocks in [first, last] that may be mapped in `lineage` or its ancestors. */
-  #candidateBlocks(lineage: Lineage, first: number, last: number): number[] {
-    const count = last - first + 1;
-    if (count <= 0) return [];
-    let mappedRows = 0;
-    for (let l: Lineage | undefined = lineage; l !== undefined; l = l.parent?.lineage)
-      mappedRows += l.blocks.size;
-    if (count <= rangeScanBlocksMax || count <= mappedRows) {
-      return Array.from({ length: count }, (_, index) => first + index);
-    }
-    const found = new Set<number>();
-    let limit = last;
-    for (let l: Lineage | undefined = lineage; l !== undefined;) {
-      for (const block of l.blocks.keys()) if (block >= first && block <= limit) found.add(block);
-      limit = Math.min(limit, (l.parent?.blocks ?? 0) - 1);
-      l = l.parent?.lineage;
-    }
-    return [...found].sort((a, b) => a - b);
+    return deviceUsage(this.#find(id), this.extentBytes);
   }
 
   /** Metadata commits and rows written since open (benchmarks use it: metadata cost per snapshot). */
@@ -1061,12 +969,13 @@ export class Pool implements BlockStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#control;
-    if (this.#failure === null) {
-      this.#runReclaims();
+    if (this.#commits.failure === null) {
+      this.#reclaims.runAll();
       await this.commit();
-      await this.#releaseChain;
+      await this.#commits.releaseChain;
     }
     this.#closed = true;
+    this.#commits.closed = true;
     clearInterval(this.#timer);
     this.#meta.close();
     await this.#data.close();
@@ -1075,117 +984,14 @@ export class Pool implements BlockStore {
   /** Test hook: drops the pool as a crash would (no flush, no new commit); closes the metadata handle. */
   async abandon(): Promise<void> {
     this.#closed = true;
+    this.#commits.closed = true;
     clearInterval(this.#timer);
-    await this.#commitRunning;
+    await this.#commits.idle();
     this.#meta.close();
   }
 
   #checkOpen(): void {
-    if (this.#failure !== null) throw this.#failure;
+    if (this.#commits.failure !== null) throw this.#commits.failure;
     if (this.#closed) throw new StoreError('EBUSY', 'the block store is closed');
   }
-
-  #checkRange(device: Device, offset: number, length: number): void {
-    const ok = Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0;
-    if (!ok || offset + length > device.sizeBytes) {
-      throw new StoreError(
-        'EINVAL',
-        `range [${offset}, +${length}) is outside ${device.id} (${device.sizeBytes} bytes)`,
-      );
-    }
-  }
-}
-
-/** Waits until no mutation is in flight on blocks [first, last] of `lineage`. */
-async function waitIdle(lineage: Lineage, first: number, last: number): Promise<void> {
-  if (lineage.busy.size === 0) return;
-  for (;;) {
-    let wait: Promise<void> | undefined;
-    for (let block = first; block <= last && wait === undefined; block++) wait = lineage.busy.get(block);
-    if (wait === undefined) return;
-    await wait;
-  }
-}
-
-/** Marks `blocks` busy once none of them is; returns the unlock. */
-async function lockBlocks(lineage: Lineage, blocks: readonly number[]): Promise<() => void> {
-  for (;;) {
-    let wait: Promise<void> | undefined;
-    if (lineage.busy.size > 0) {
-      for (const block of blocks) if ((wait = lineage.busy.get(block)) !== undefined) break;
-    }
-    if (wait === undefined) break;
-    await wait;
-  }
-  return lockNow(lineage, blocks);
-}
-
-/** Marks `blocks` busy if none of them is, returning the unlock; undefined if one is busy. */
-function tryLockBlocks(lineage: Lineage, blocks: readonly number[]): (() => void) | undefined {
-  if (lineage.busy.size > 0) for (const block of blocks) if (lineage.busy.has(block)) return undefined;
-  return lockNow(lineage, blocks);
-}
-
-function lockNow(lineage: Lineage, blocks: readonly number[]): () => void {
-  let release!: () => void;
-  const busy = new Promise<void>((resolve) => (release = resolve));
-  for (const block of blocks) lineage.busy.set(block, busy);
-  return () => {
-    for (const block of blocks) if (lineage.busy.get(block) === busy) lineage.busy.delete(block);
-    release();
-  };
-}
-
-/** Ranges covering [start, end) exactly, allocated where a sorted mapped block lies. */
-function toRanges(blocks: readonly number[], start: number, end: number, extentBytes: number): MappedRange[] {
-  const ranges: MappedRange[] = [];
-  const push = (offset: number, length: number, allocated: boolean) => {
-    const previous = ranges.at(-1);
-    if (previous !== undefined && previous.allocated === allocated) {
-      ranges[ranges.length - 1] = { offset: previous.offset, length: previous.length + length, allocated };
-    } else {
-      ranges.push({ offset, length, allocated });
-    }
-  };
-  let position = start;
-  for (const block of blocks) {
-    const from = Math.max(start, block * extentBytes);
-    const to = Math.min(end, (block + 1) * extentBytes);
-    if (from > position) push(position, from - position, false);
-    push(from, to - from, true);
-    position = to;
-  }
-  if (position < end) push(position, end - position, false);
-  assert(
-    ranges.reduce((sum, r) => sum + r.length, 0) === end - start,
-    'toRanges: ranges do not cover the request',
-  );
-  return ranges;
-}
-
-function checkSize(sizeBytes: number): void {
-  const max = limits.volumeGiBMax * 1024 * 1024 * 1024;
-  if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % 512 !== 0 || sizeBytes > max) {
-    throw new StoreError('EINVAL', `size must be a positive multiple of 512 up to ${max}: got ${sizeBytes}`);
-  }
-}
-
-function info(device: Device): DeviceInfo {
-  return { id: device.id, kind: device.kind, sizeBytes: device.sizeBytes, parentId: device.parentId };
-}
-
-function record(device: Device): DeviceRecord {
-  const gen = device.kind === 'volume' ? null : device.gen;
-  return { ...info(device), lineage: device.lineage.id, gen };
-}
-
-function lineageRecord(lineage: Lineage) {
-  const parent = lineage.parent;
-  return {
-    id: lineage.id,
-    gen: lineage.gen,
-    parentLineage: parent?.lineage.id ?? null,
-    parentGen: parent?.gen ?? null,
-    parentBytes: parent?.bytes ?? null,
-  };
 }

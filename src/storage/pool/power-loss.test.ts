@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fsckPool } from '../open-block-store.ts';
 import { openPool } from './pool.ts';
 import { openRealDataFile } from './data-file.ts';
-import { LossyDataFile } from './lossy-data-file.ts';
+import { LossyDataFile } from './testing/lossy-data-file.ts';
 import {
   Model,
   Rng,
@@ -17,9 +17,9 @@ import {
   checkAfterCrash,
   modelFromStore,
   nextOp,
-} from './workload.ts';
-import { crashShape } from './crash-shape.ts';
-import { crashWindow } from './crash-replay.ts';
+} from './testing/workload.ts';
+import { crashShape } from './testing/crash-shape.ts';
+import { crashWindow } from './testing/crash-replay.ts';
 
 const cuts = Number(process.env.STRATA_POWER_CUTS ?? 60);
 const baseSeed = process.env.STRATA_SEED !== undefined ? Number(process.env.STRATA_SEED) : Date.now() % 1e9;

@@ -1,8 +1,8 @@
 // A seeded random workload over the BlockStore and a plain in-memory model of it, shared by the model,
 // crash and power-loss tests (and the crash worker child).
-import { assertNever } from '../../base/assert.ts';
-import { seededRandom } from '../../base/prng.ts';
-import type { BlockStore } from '../block-store.ts';
+import { assertNever } from '../../../base/assert.ts';
+import { seededRandom } from '../../../base/prng.ts';
+import type { BlockStore } from '../../block-store.ts';
 
 /** The seeded PRNG (src/base/prng.ts) with the draws the workload needs. */
 export class Rng {

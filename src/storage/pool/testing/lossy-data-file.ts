@@ -1,6 +1,6 @@
 // A DataFile for power-loss tests: writes since the last sync live in an overlay a "power cut" may drop.
-import type { DataFile } from './data-file.ts';
-import { assert } from '../../base/assert.ts';
+import type { DataFile } from '../data-file.ts';
+import { assert } from '../../../base/assert.ts';
 
 interface PendingWrite {
   readonly position: number;
@@ -45,6 +45,12 @@ export class LossyDataFile implements DataFile {
     }
     this.#pending.splice(0, count);
     await this.#inner.sync();
+  }
+
+  async punch(position: number, length: number): Promise<void> {
+    // Only durably freed extents are punched: the commit that freed them synced the overlay already.
+    assert(!this.#cut, 'punch after power cut');
+    await this.#inner.punch(position, length);
   }
 
   async truncate(lengthBytes: number): Promise<void> {

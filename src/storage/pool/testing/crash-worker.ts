@@ -1,8 +1,8 @@
 // Child process of the crash test: runs the seeded workload on a pool until it is killed.
 // After each completed flush it appends the op index to the progress file and fdatasyncs it.
-// Usage: node --import tsx src/storage/pool/crash-worker.ts <pool-dir> <seed> <progress-file>
+// Usage: node --import tsx src/storage/pool/testing/crash-worker.ts <pool-dir> <seed> <progress-file>
 import { fdatasyncSync, openSync, writeSync } from 'node:fs';
-import { openBlockStore } from '../open-block-store.ts';
+import { openBlockStore } from '../../open-block-store.ts';
 import { Rng, applyToModel, applyToStore, modelFromStore, nextOp } from './workload.ts';
 import { crashShape } from './crash-shape.ts';
 
