@@ -53,8 +53,8 @@ export async function buildStrata({ quiet = false } = {}) {
     format: 'esm',
     platform: 'node',
     target: 'node22',
-    // pg-native: pg's optional native binding, which it requires only when asked for.
-    external: ['better-sqlite3', 'pino', 'pino-pretty', 'pg-native'],
+    // Native addons load their binaries relative to their own files; pg-native is pg's optional binding.
+    external: ['better-sqlite3', 'fs-native-extensions', 'pino', 'pino-pretty', 'pg-native'],
     // CommonJS packages in an ES module chunk call require() for Node's built-in modules.
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
