@@ -11,6 +11,7 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import { assertNever } from '../base/assert.ts';
 import type { Logger } from '../base/log.ts';
+import { xmlSafeText } from './xml-chars.ts';
 
 /** One entry: HTTP status and message template with `{key}` placeholders. */
 interface ErrorEntry {
@@ -31,6 +32,7 @@ export const catalogue = {
   InvalidAction: { status: 400, template: 'The action {action} is not valid for this web service.' },
   InvalidQueryParameter: { status: 400, template: '{message}' },
   MalformedQueryString: { status: 400, template: '{message}' },
+  InvalidRequest: { status: 400, template: '{message}' },
   InvalidNextToken: { status: 400, template: 'The token {token} is invalid or expired.' },
   RequestEntityTooLarge: { status: 413, template: 'Request body exceeds the limit of {limit} bytes.' },
   AuthFailure: {
@@ -166,7 +168,11 @@ function toApiError(error: unknown, logger: Logger, requestId: string): ApiError
 
 function renderEc2(error: ApiError, requestId: string): ErrorResponse {
   const body = xmlBuilder.build({
-    Response: { Errors: { Error: { Code: error.code, Message: error.message } }, RequestID: requestId },
+    Response: {
+      // Messages quote what the client sent, which may hold characters XML cannot carry.
+      Errors: { Error: { Code: error.code, Message: xmlSafeText(error.message) } },
+      RequestID: requestId,
+    },
   }) as string;
   return {
     status: error.status,
