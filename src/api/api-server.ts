@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { assert } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
@@ -52,6 +53,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const server = createServer({ requestTimeout: 5 * 60_000 }, (req, res) => {
     onRequest(options, req, res);
   });
+  // CONNECT is no API request; without this, Node drops the connection unanswered.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => refuseConnect(options, socket));
   // Node closes idle keep-alive sockets after 5 s; an SDK client sending on one just then gets ECONNRESET
   // (seen after 5 s of NBD work between API calls). Like AWS's 60 s front ends, keep them far longer.
   server.keepAliveTimeout = 65_000;
@@ -65,6 +68,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return { url: `http://${host}:${port}`, port, close: () => closeServer(server) };
+}
+
+function refuseConnect(options: ApiServerOptions, socket: Duplex): void {
+  const error = new ApiError('InvalidRequest', { message: 'CONNECT is not supported: this is no proxy.' });
+  const rendered = renderError(error, 'ec2', randomUUID(), options.logger);
+  const head = Object.entries({ ...rendered.headers, 'content-length': Buffer.byteLength(rendered.body) })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.on('error', () => {}); // a client gone before the answer is no fault
+  socket.end(`HTTP/1.1 ${rendered.status} Bad Request\r\n${head}connection: close\r\n\r\n${rendered.body}`);
 }
 
 async function closeServer(server: Server): Promise<void> {
@@ -218,7 +231,10 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     };
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
+    // The client hung up mid-body: its fault, not ours (the answer goes nowhere, but is logged as such).
+    req.once('error', () =>
+      reject(new ApiError('InvalidRequest', { message: 'The request body ended early.' })),
+    );
   });
 }
 
