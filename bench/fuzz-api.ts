@@ -21,10 +21,15 @@ console.log(`fuzzing the API for ${seconds} s with seed ${seed} (replay: --seed 
 const logFile = values['daemon-log'];
 const daemon = await startFuzzDaemon(logFile !== undefined ? { logFile, logLevel: 'debug' } : {});
 let lastPrint = 0;
+let printed = 0;
 const report = await runApiFuzz(daemon, {
   seed,
   seconds,
+  failuresMax: 1000,
   onBatch: (progress) => {
+    for (const failure of progress.failures.slice(printed))
+      console.log(`failure: ${JSON.stringify(failure)}`);
+    printed = progress.failures.length;
     if (progress.elapsedMs - lastPrint < 30_000) return;
     lastPrint = progress.elapsedMs;
     const sent = Object.values(progress.cases).reduce((a, b) => a + b, 0);

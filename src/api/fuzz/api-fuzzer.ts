@@ -34,6 +34,8 @@ export interface FuzzOptions {
   readonly casesMax?: number;
   /** Cases between liveness checks (default 25). */
   readonly batchSize?: number;
+  /** Stop after this many failures (default 20). */
+  readonly failuresMax?: number;
   /** Called after every batch, for progress lines in long runs. */
   readonly onBatch?: (report: FuzzReport) => void;
 }
@@ -98,7 +100,7 @@ export async function runApiFuzz(daemon: FuzzDaemon, options: FuzzOptions): Prom
     collectFaults(daemon, report);
     if (!(await stillServing(daemon, report))) break;
     options.onBatch?.(report);
-    if (report.failures.length >= failuresMax) break;
+    if (report.failures.length >= (options.failuresMax ?? failuresMax)) break;
   }
   report.elapsedMs = Date.now() - started;
   return report;
