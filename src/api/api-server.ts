@@ -112,11 +112,13 @@ async function handleRequest(
     const target = parseRequestTarget(req.url ?? '/');
     served.path = target.pathname;
     served.protocol = isEbsPath(target.pathname) ? 'ebs' : 'ec2';
+    // The body is read even for the health check: answering first and closing with the body unread makes
+    // the kernel reset the connection, and the client loses the answer (found by the fuzzer).
+    const body = await readBody(req, limits.requestBodyBytesMax);
     if (target.pathname === healthPath) {
       served.status = send(res, 200, { 'content-type': 'text/plain' }, 'ok\n');
       return;
     }
-    const body = await readBody(req, limits.requestBodyBytesMax);
     const signed: SignedRequest = {
       method: req.method ?? 'GET',
       path: target.pathname,

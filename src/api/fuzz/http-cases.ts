@@ -132,7 +132,9 @@ export function httpCase(choose: Chooser, ids: KnownIds): HttpCase {
     ? Buffer.from('GET /_strata/health HTTP/1.1\r\nHost: x\r\n\r\n')
     : Buffer.alloc(0);
   const bytes = Buffer.concat([head, sent, pipelined]);
-  const plain = plainRequest && requestTarget.startsWith('/') && !requestTarget.includes('#');
+  // Node's parser refuses other bytes in a target, answering 400 and closing; with the body unread the
+  // kernel may reset the connection before the answer is read, so only visible-ASCII targets must be answered.
+  const plain = plainRequest && /^\/[\x21-\x7e]*$/.test(requestTarget) && !requestTarget.includes('#');
   return {
     bytes,
     pieceBytes: choose.chance(0.1) ? choose.int(1, 16) : bytes.length,
