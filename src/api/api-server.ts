@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { assert } from '../base/assert.ts';
 import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
@@ -20,6 +21,9 @@ import { handleEc2Query } from './ec2/ec2-query.ts';
 import { QueryParams } from './ec2/query-params.ts';
 import { ApiError } from './errors.ts';
 import { renderError, type ErrorProtocol } from './render-error.ts';
+import { decodePath, parseRequestTarget } from './request-target.ts';
+import type { RequestTarget } from './request-target.ts';
+import { rejectXmlUnsafe } from './xml-unsafe-input.ts';
 
 /** Where and what to serve. */
 export interface ApiServerOptions {
@@ -47,8 +51,10 @@ export const healthPath = '/_strata/health';
 /** Starts listening; resolves once the port is bound. */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const server = createServer({ requestTimeout: 5 * 60_000 }, (req, res) => {
-    void handleRequest(options, req, res);
+    onRequest(options, req, res);
   });
+  // CONNECT is no API request; without this, Node drops the connection unanswered.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => refuseConnect(options, socket));
   // Node closes idle keep-alive sockets after 5 s; an SDK client sending on one just then gets ECONNRESET
   // (seen after 5 s of NBD work between API calls). Like AWS's 60 s front ends, keep them far longer.
   server.keepAliveTimeout = 65_000;
@@ -64,6 +70,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   return { url: `http://${host}:${port}`, port, close: () => closeServer(server) };
 }
 
+function refuseConnect(options: ApiServerOptions, socket: Duplex): void {
+  const error = new ApiError('InvalidRequest', { message: 'CONNECT is not supported: this is no proxy.' });
+  const rendered = renderError(error, 'ec2', randomUUID(), options.logger);
+  const head = Object.entries({ ...rendered.headers, 'content-length': Buffer.byteLength(rendered.body) })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.on('error', () => {}); // a client gone before the answer is no fault
+  socket.end(`HTTP/1.1 ${rendered.status} Bad Request\r\n${head}connection: close\r\n\r\n${rendered.body}`);
+}
+
 async function closeServer(server: Server): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Keep-alive sockets turn idle as their in-flight request ends; close each as soon as it does.
@@ -75,6 +91,15 @@ async function closeServer(server: Server): Promise<void> {
   clearTimeout(timer);
 }
 
+// Everything a request can throw is answered inside; the catch here is the last resort for a fault while
+// answering (a broken socket), so no request can leave a rejection unhandled and stop the daemon.
+function onRequest(options: ApiServerOptions, req: IncomingMessage, res: ServerResponse): void {
+  handleRequest(options, req, res).catch((error: unknown) => {
+    options.logger.error({ err: error, method: req.method }, 'fault while answering a request');
+    res.destroy();
+  });
+}
+
 async function handleRequest(
   options: ApiServerOptions,
   req: IncomingMessage,
@@ -82,35 +107,34 @@ async function handleRequest(
 ): Promise<void> {
   const requestId = randomUUID();
   const started = performance.now();
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const protocol: ErrorProtocol = isEbsPath(url.pathname) ? 'ebs' : 'ec2';
-  let status = 500;
-  let action = '';
+  const served = { protocol: 'ec2' as ErrorProtocol, path: '', status: 500, action: '' };
   try {
-    if (url.pathname === healthPath) {
-      status = send(res, 200, { 'content-type': 'text/plain' }, 'ok\n');
+    const target = parseRequestTarget(req.url ?? '/');
+    served.path = target.pathname;
+    served.protocol = isEbsPath(target.pathname) ? 'ebs' : 'ec2';
+    // The body is read even for the health check: answering first and closing with the body unread makes
+    // the kernel reset the connection, and the client loses the answer (found by the fuzzer).
+    const body = await readBody(req, limits.requestBodyBytesMax);
+    if (target.pathname === healthPath) {
+      served.status = send(res, 200, { 'content-type': 'text/plain' }, 'ok\n');
       return;
     }
-    const body = await readBody(req, limits.requestBodyBytesMax);
-    const rawQuery = (req.url ?? '').includes('?')
-      ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
-      : '';
     const signed: SignedRequest = {
       method: req.method ?? 'GET',
-      path: url.pathname,
-      query: rawQuery,
+      path: target.pathname,
+      query: target.rawQuery,
       headers: req.headers,
       body,
     };
-    if (protocol === 'ebs') {
-      status = await serveEbs(options, signed, url, requestId, res);
+    if (served.protocol === 'ebs') {
+      served.status = await serveEbs(options, signed, target, requestId, res);
       return;
     }
     const caller = await verifySigV4(signed, (id) => options.cloud.accounts.lookupKey(id), {
       services: ['ec2'],
       region: options.cloud.regions.region,
     });
-    const params = ec2Params(req, rawQuery, body);
+    const params = ec2Params(req, target.rawQuery, body);
     const result = await handleEc2Query({
       requestId,
       caller,
@@ -118,17 +142,13 @@ async function handleRequest(
       cloud: options.cloud,
       logger: options.logger,
     });
-    action = result.action;
-    status = send(
-      res,
-      200,
-      { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId },
-      result.xml,
-    );
+    served.action = result.action;
+    const headers = { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId };
+    served.status = send(res, 200, headers, result.xml);
   } catch (error) {
-    const rendered = renderError(error, protocol, requestId, options.logger);
+    const rendered = renderError(error, served.protocol, requestId, options.logger);
     const close = error instanceof ApiError && error.code === 'RequestEntityTooLarge';
-    status = send(
+    served.status = send(
       res,
       rendered.status,
       { ...rendered.headers, ...(close ? { connection: 'close' } : {}) },
@@ -136,17 +156,15 @@ async function handleRequest(
     );
   } finally {
     const ms = Math.round(performance.now() - started);
-    options.logger.debug(
-      { requestId, method: req.method, path: url.pathname, action, status, ms },
-      'request',
-    );
+    const { path, action, status } = served;
+    options.logger.debug({ requestId, method: req.method, path, action, status, ms }, 'request');
   }
 }
 
 async function serveEbs(
   options: ApiServerOptions,
   signed: SignedRequest,
-  url: URL,
+  target: RequestTarget,
   requestId: string,
   res: ServerResponse,
 ): Promise<number> {
@@ -154,13 +172,16 @@ async function serveEbs(
     services: ['ebs'],
     region: options.cloud.regions.region,
   });
+  const path = decodePath(target.pathname);
+  const query = new URLSearchParams(target.rawQuery);
+  rejectXmlUnsafe([['path', path], ...query], 'ebs');
   const handler = options.ebs ?? notImplementedEbs;
   const response = await handler({
     requestId,
     caller,
     method: signed.method,
-    path: decodeURIComponent(url.pathname),
-    query: url.searchParams,
+    path,
+    query,
     headers: signed.headers,
     body: signed.body,
     cloud: options.cloud,
@@ -184,6 +205,7 @@ function ec2Params(req: IncomingMessage, rawQuery: string, body: Buffer): QueryP
     }
     for (const [name, value] of new URLSearchParams(body.toString('utf8'))) entries.set(name, value);
   }
+  rejectXmlUnsafe(entries, 'ec2');
   return new QueryParams(entries);
 }
 
@@ -211,7 +233,10 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     };
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
+    // The client hung up mid-body: its fault, not ours (the answer goes nowhere, but is logged as such).
+    req.once('error', () =>
+      reject(new ApiError('InvalidRequest', { message: 'The request body ended early.' })),
+    );
   });
 }
 

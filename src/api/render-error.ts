@@ -6,6 +6,7 @@ import { assertNever } from '../base/assert.ts';
 import type { Logger } from '../base/log.ts';
 import { isOutOfSpace } from '../base/out-of-space.ts';
 import { catalogue, CloudError, type ErrorCode } from '../cloud/errors.ts';
+import { xmlSafeText } from './xml-chars.ts';
 
 /** Which wire format an error is rendered in. */
 export type ErrorProtocol = 'ec2' | 'ebs';
@@ -52,7 +53,11 @@ function toCloudError(error: unknown, logger: Logger, requestId: string): CloudE
 
 function renderEc2(error: CloudError, requestId: string): ErrorResponse {
   const body = xmlBuilder.build({
-    Response: { Errors: { Error: { Code: error.code, Message: error.message } }, RequestID: requestId },
+    Response: {
+      // Messages quote what the client sent, which may hold characters XML cannot carry.
+      Errors: { Error: { Code: error.code, Message: xmlSafeText(error.message) } },
+      RequestID: requestId,
+    },
   }) as string;
   return {
     status: error.status,

@@ -28,6 +28,7 @@ export const catalogue = {
   InvalidAction: { status: 400, template: 'The action {action} is not valid for this web service.' },
   InvalidQueryParameter: { status: 400, template: '{message}' },
   MalformedQueryString: { status: 400, template: '{message}' },
+  InvalidRequest: { status: 400, template: '{message}' },
   InvalidNextToken: { status: 400, template: 'The token {token} is invalid or expired.' },
   RequestEntityTooLarge: { status: 413, template: 'Request body exceeds the limit of {limit} bytes.' },
   AuthFailure: {

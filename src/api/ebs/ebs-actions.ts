@@ -3,8 +3,9 @@
 // are epoch seconds, as restJson1 sends them.
 import { assertNever } from '../../base/assert.ts';
 import { ApiError } from '../errors.ts';
+import { rejectXmlUnsafeJson } from '../xml-unsafe-input.ts';
 import type { ChangedBlock, ListedBlock, ListingMeta, ListPage } from '../../cloud/ebs-direct/reads.ts';
-import type { EbsRequest, EbsResponse } from './ebs-router.ts';
+import type { EbsRequest, EbsResponse } from './ebs-request.ts';
 import type { EbsAction } from './ebs-routes.ts';
 
 const json = { 'content-type': 'application/json' } as const;
@@ -170,10 +171,12 @@ function parseJsonBody(request: EbsRequest): Record<string, unknown> {
   try {
     const parsed: unknown = JSON.parse(request.body.toString('utf8'));
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      rejectXmlUnsafeJson(parsed);
       return parsed as Record<string, unknown>;
     }
-  } catch {
-    // answered below
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    // not JSON: answered below
   }
   throw invalid('The request body must be a JSON object.');
 }

@@ -3,10 +3,12 @@
 // An action returns a plain object whose keys are EC2's XML element names (camelCase, as in the API
 // reference): `{ volumeId: 'vol-…', size: 8, attachmentSet: [], tagSet: [{ key: 'a', value: 'b' }] }`.
 // Arrays become `<xSet><item>…</item></xSet>`; booleans `true`/`false`; Dates ISO-8601; null/undefined
-// are left out; text is XML-escaped. The renderer wraps it as
+// are left out; text is XML-escaped, and characters XML 1.0 cannot carry (stored before the edge refused
+// them, or written to the database directly) become U+FFFD, so no stored value can make a response unparsable. The renderer wraps it as
 // `<CreateVolumeResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>…</requestId>…`.
 import { XMLBuilder } from 'fast-xml-parser';
 import { assert } from '../../base/assert.ts';
+import { xmlSafeText } from '../xml-chars.ts';
 
 /** The EC2 API version Strata speaks and its XML namespace. */
 export const ec2ApiVersion = '2016-11-15';
@@ -54,7 +56,7 @@ function toBuilderNode(value: XmlValue): unknown {
     assert(Number.isFinite(value), 'XML numbers must be finite');
     return String(value);
   }
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return xmlSafeText(value);
   if (value instanceof Date) return value.toISOString();
   if (isList(value)) {
     const items = value.map(toBuilderNode).filter((item) => item !== undefined);

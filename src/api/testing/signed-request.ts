@@ -12,8 +12,8 @@ import type { KeyPair } from '../../cloud/common/accounts.ts';
 
 /** What to send and how to sign it. */
 export interface SignedRequestOptions {
-  readonly method?: 'GET' | 'POST';
-  /** EC2 Query parameters: in the form body for POST, in the query for GET. */
+  readonly method?: 'GET' | 'POST' | 'PUT';
+  /** EC2 Query parameters: in the form body for POST, in the query for GET and PUT. */
   readonly params?: Readonly<Record<string, string>>;
   readonly path?: string;
   /** A raw body instead of the form (overrides params for POST). */
@@ -28,6 +28,10 @@ export interface SignedRequestOptions {
   readonly tamper?: (body: string) => string;
   /** Send without any signature. */
   readonly unsigned?: boolean;
+  /** Give up (reject) when no complete answer came within this many milliseconds. */
+  readonly timeoutMs?: number;
+  /** Open a new connection instead of reusing a kept-alive one (no race with a server-side close). */
+  readonly freshConnection?: boolean;
 }
 
 /** A response, fully read. */
@@ -52,7 +56,7 @@ export async function signedRequest(
       : method === 'POST'
         ? Buffer.from(form)
         : undefined;
-  const query: Record<string, string> = method === 'GET' ? { ...(options.params ?? {}) } : {};
+  const query: Record<string, string> = method !== 'POST' ? { ...(options.params ?? {}) } : {};
   const request = new HttpRequest({
     method,
     protocol: 'http:',
@@ -82,10 +86,15 @@ export async function signedRequest(
       ? await signer.presign(request, { signingDate, expiresIn: options.presignExpiresSeconds })
       : await signer.sign(request, { signingDate });
   const sentBody = body !== undefined && options.tamper ? Buffer.from(options.tamper(body.toString())) : body;
-  return send(url, signed as HttpRequest, sentBody);
+  return send(url, signed as HttpRequest, sentBody, options);
 }
 
-function send(url: URL, signed: HttpRequest, body: Buffer | undefined): Promise<RawResponse> {
+function send(
+  url: URL,
+  signed: HttpRequest,
+  body: Buffer | undefined,
+  { timeoutMs, freshConnection }: SignedRequestOptions,
+): Promise<RawResponse> {
   const search = new URLSearchParams();
   for (const [name, value] of Object.entries(signed.query ?? {})) {
     for (const one of Array.isArray(value) ? value : [value]) if (one !== null) search.append(name, one);
@@ -101,6 +110,7 @@ function send(url: URL, signed: HttpRequest, body: Buffer | undefined): Promise<
         method: signed.method,
         path: `${signed.path}${queryString ? `?${queryString}` : ''}`,
         headers,
+        ...(freshConnection === true ? { agent: false } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -116,6 +126,9 @@ function send(url: URL, signed: HttpRequest, body: Buffer | undefined): Promise<
       },
     );
     req.on('error', reject);
+    if (timeoutMs !== undefined) {
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    }
     req.end(body);
   });
 }
