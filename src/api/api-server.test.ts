@@ -2,6 +2,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
 import { limits } from '../base/limits.ts';
 import { startTestDaemon } from './testing/test-daemon.ts';
@@ -212,4 +213,25 @@ test('shutdown stops accepting but lets an in-flight request finish', async () =
   assert.equal(await answered, 401);
   await closed;
   await assert.rejects(fetch(`${other.endpoint}/_strata/health`));
+});
+
+test('shutdown finishes while a refused CONNECT client keeps its socket open', async () => {
+  const other = await startTestDaemon();
+  const url = new URL(other.endpoint);
+  const socket = connect({ host: url.hostname, port: Number(url.port) });
+  socket.on('error', () => {});
+  const answer = new Promise<string>((resolve) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('</Response>')) resolve(text);
+    });
+  });
+  socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  assert.match(await answer, /^HTTP\/1\.1 400 .*InvalidRequest/s);
+  // The client neither reads on nor hangs up; the daemon must not wait for it.
+  const started = Date.now();
+  await other.close();
+  assert.ok(Date.now() - started < 3000, `close took ${Date.now() - started} ms`);
+  socket.destroy();
 });
