@@ -15,6 +15,7 @@ import { RawClient, goData } from './testing/raw-client.ts';
 import {
   STRUCTURED_MAGIC_BYTES,
   SIMPLE_MAGIC_BYTES,
+  hangUp,
   mutate,
   option,
   play,
@@ -101,13 +102,7 @@ async function playAfter(
   await heard;
   for (let at = 0; at < then.length && !socket.destroyed; at += 512)
     socket.write(then.subarray(at, at + 512));
-  const abandoned = random() < 0.2;
-  if (abandoned) socket.destroy();
-  else socket.end();
-  const timer = setTimeout(() => socket.destroy(), 5000);
-  await closed;
-  clearTimeout(timer);
-  return { output: Buffer.concat(received), abandoned };
+  return hangUp(random, socket, closed, received);
 }
 
 // The first flight a real TLS client sends (its ClientHello with a PSK), captured from Node's own client.

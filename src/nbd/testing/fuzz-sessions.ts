@@ -92,6 +92,16 @@ export async function play(
     at += step;
     if (random() < 0.1) await new Promise((resolve) => setImmediate(resolve));
   }
+  return hangUp(random, socket, closed, received);
+}
+
+/** Ends a played session, or (one time in five) abandons it; waits (5 s at most) for the close. */
+export async function hangUp(
+  random: () => number,
+  socket: net.Socket,
+  closed: Promise<void>,
+  received: readonly Buffer[],
+): Promise<{ output: Buffer; abandoned: boolean }> {
   const abandoned = random() < 0.2;
   if (abandoned) socket.destroy();
   else socket.end();
