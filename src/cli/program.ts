@@ -42,7 +42,8 @@ export const verbs: Readonly<Record<string, Verb>> = {
     load: async () => (await import('./install-service.ts')).registerInstallService,
   },
   doctor: {
-    summary: 'report what this host can do: QEMU, KVM/TCG, UEFI, disk space, NBD tools, the demo image',
+    summary:
+      'report what this host can do: QEMU, KVM/TCG, UEFI, disk space and pool fullness, NBD tools, the demo image',
     load: async () => (await import('./doctor.ts')).registerDoctor,
   },
   image: {
