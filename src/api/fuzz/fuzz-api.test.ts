@@ -1,12 +1,14 @@
 // The bounded system fuzz run of the default suite: a real `strata serve --hypervisor fake`, fuzzed over
-// raw HTTP, signed EC2 Query, signed EBS direct and NBD for STRATA_API_FUZZ_SECONDS (default 100).
+// raw HTTP, signed EC2 Query, signed EBS direct and NBD for STRATA_API_FUZZ_SECONDS (default 30: the
+// fuzzer's own client can stall after some thousands of cases, an open finding in docs/status.md; until it
+// is fixed the default run stays short, and longer runs are made on purpose).
 // It prints its seed; STRATA_API_FUZZ_SEED=<seed> replays the case sequence. Longer runs: bench/fuzz-api.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runApiFuzz } from './api-fuzzer.ts';
 import { startFuzzDaemon } from './fuzz-daemon.ts';
 
-const seconds = Number(process.env.STRATA_API_FUZZ_SECONDS ?? 100);
+const seconds = Number(process.env.STRATA_API_FUZZ_SECONDS ?? 30);
 const seed = Number(process.env.STRATA_API_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 test(
