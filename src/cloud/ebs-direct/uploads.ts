@@ -24,7 +24,7 @@ import { unknownVolumeId } from '../ebs/lookups.ts';
 import { checkSnapshotId, readableSnapshot, type SnapshotAccess } from './access.ts';
 import { snapshotNotFound, tokenConflict, validation } from './exceptions.ts';
 import { checkStartRequest, type CheckedStart, type StartSnapshotRequest } from './requests.ts';
-import { snapshotStates, transitionSnapshot } from '../ebs/snapshot-states.ts';
+import { recordSnapshotProgress, snapshotStates, transitionSnapshot } from '../ebs/snapshot-states.ts';
 
 const blockBytes = limits.ebsBlockBytes;
 
@@ -248,12 +248,7 @@ export class EbsUploads {
       .execute();
     if (request.progress !== undefined && request.progress !== upload.progress) {
       upload.progress = request.progress;
-      await db
-        .updateTable('snapshots')
-        .set({ progress: request.progress })
-        .where('id', '=', upload.snapshotId)
-        .where('state', '=', 'pending')
-        .execute();
+      await recordSnapshotProgress(db, upload.snapshotId, request.progress);
     }
   }
 
@@ -365,7 +360,7 @@ export class EbsUploads {
     await db.transaction().execute(async (trx) => {
       // With an archive the snapshot stays `pending` (progress restarts) until archived; else it is done.
       if (this.#deps.archiveSealed !== undefined)
-        await trx.updateTable('snapshots').set({ progress: 0 }).where('id', '=', upload.snapshotId).execute();
+        await recordSnapshotProgress(trx, upload.snapshotId, 0, snapshotStates);
       else await transitionSnapshot(trx, upload.snapshotId, snapshotStates, 'completed', { progress: 100 });
       await trx
         .updateTable('ebs_direct_uploads')

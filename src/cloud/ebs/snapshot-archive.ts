@@ -22,7 +22,7 @@ import {
 } from '../../objectstore/objectstore.ts';
 import { ArchiveError, type SnapshotStore } from '../../objectstore/snapshot-store.ts';
 import { unknownVolumeId } from './lookups.ts';
-import { transitionSnapshot } from './snapshot-states.ts';
+import { markSnapshotRestored, recordSnapshotProgress, transitionSnapshot } from './snapshot-states.ts';
 
 /** Tuning of the archive service; tests shorten the deadlines. */
 export interface SnapshotArchiveSettings {
@@ -86,12 +86,7 @@ export class SnapshotArchive {
         if (next <= percent) return;
         percent = next;
         writes = writes.then(async () => {
-          await db
-            .updateTable('snapshots')
-            .set({ progress: next })
-            .where('id', '=', snapshotId)
-            .where('state', '=', 'pending')
-            .execute();
+          await recordSnapshotProgress(db, snapshotId, next);
         });
       },
     });
@@ -186,7 +181,7 @@ export class SnapshotArchive {
       throw new ArchiveError('ENOENT', `snapshot ${snapshotId} is neither in the pool nor archived`);
     const started = Date.now();
     await lazy.adoptArchived(snapshotId);
-    await db.updateTable('snapshots').set({ restored: 1 }).where('id', '=', snapshotId).execute();
+    await markSnapshotRestored(db, snapshotId);
     logger.info(
       { snapshotId, ms: Date.now() - started },
       'snapshot back in the pool, reading through to the archive',

@@ -1,6 +1,8 @@
-// The one writer of a snapshot's state. Every change of `snapshots.state` goes through `transitionSnapshot`,
-// from the states it may leave to the state it enters (progress-only updates of a `pending` snapshot are not
-// state changes and stay with their writers).
+// The one writer of a snapshot row once it exists. Every change of `snapshots.state` goes through
+// `transitionSnapshot`, from the states it may leave to the state it enters; progress-only updates (not state
+// changes) through `recordSnapshotProgress`, and the archive's restored flag through `markSnapshotRestored`.
+// ebs/snapshots.ts, ebs/snapshot-archive.ts (imports) and ebs-direct/uploads.ts insert rows; snapshots.ts
+// deletes them.
 //
 //   pending ──sealed (and archived, with --snapshot-store)──▶ completed ──DeleteSnapshot──▶ deleting ──▶ gone
 //   any ──a background step failed──▶ error;  error ──an EBS direct upload resumed──▶ pending
@@ -34,4 +36,30 @@ export async function transitionSnapshot(
     .where('state', 'in', from)
     .executeTakeFirst();
   return result.numUpdatedRows === 1n;
+}
+
+/** Records `progress` (percent) of snapshot `snapshotId` while it is in one of `states`; no state change. */
+export async function recordSnapshotProgress(
+  db: Kysely<Database> | Transaction<Database>,
+  snapshotId: string,
+  progress: number,
+  states: readonly SnapshotState[] = ['pending'],
+): Promise<void> {
+  assert(Number.isInteger(progress) && progress >= 0 && progress <= 100, `progress ${progress} is a percent`);
+  assert(states.length > 0, 'a progress update names the states it applies in');
+  await db
+    .updateTable('snapshots')
+    .set({ progress })
+    .where('id', '=', snapshotId)
+    .where('state', 'in', states)
+    .execute();
+}
+
+/** Marks snapshot `snapshotId` as back in the pool after a restore from the archive. */
+export async function markSnapshotRestored(
+  db: Kysely<Database> | Transaction<Database>,
+  snapshotId: string,
+): Promise<void> {
+  assert(snapshotId.startsWith('snap-'), `restored flag on ${snapshotId}, not a snapshot`);
+  await db.updateTable('snapshots').set({ restored: 1 }).where('id', '=', snapshotId).execute();
 }

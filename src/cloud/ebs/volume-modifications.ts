@@ -17,6 +17,7 @@ import { compileFilters, type Filter, type FilterFields } from '../common/filter
 import type { Page, Paginator } from '../common/pagination.ts';
 import { parseVolumeType, resolvePerformance } from './volume-types.ts';
 import { checkIds, ownedVolume, type VolumeRow } from './lookups.ts';
+import { setVolumeAttributes } from './volume-states.ts';
 import type { WorkQueue } from '../common/work-queue.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
 
@@ -106,17 +107,13 @@ export class VolumeModifications {
         const bytes = row.target_size_gib * units.GiB;
         if ((store.device(volumeId)?.sizeBytes ?? bytes) < bytes) await store.resizeVolume(volumeId, bytes);
         await db.transaction().execute(async (trx) => {
-          await trx
-            .updateTable('volumes')
-            .set({
-              size_gib: row.target_size_gib,
-              volume_type: row.target_volume_type,
-              iops: row.target_iops,
-              throughput: row.target_throughput,
-              multi_attach_enabled: row.target_multi_attach_enabled,
-            })
-            .where('id', '=', volumeId)
-            .execute();
+          await setVolumeAttributes(trx, volumeId, {
+            size_gib: row.target_size_gib,
+            volume_type: row.target_volume_type,
+            iops: row.target_iops,
+            throughput: row.target_throughput,
+            multi_attach_enabled: row.target_multi_attach_enabled,
+          });
           await trx
             .updateTable('volume_modifications')
             .set({ state: 'optimizing', progress: 50 })

@@ -27,7 +27,7 @@ import { checkIds, idsWithMaxResults, ownedVolume, visibleSnapshot, type VolumeR
 import type { WorkQueue } from '../common/work-queue.ts';
 import { ArchiveError } from '../../objectstore/snapshot-store.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
-import { transitionVolume, volumeStates, type VolumeState } from './volume-states.ts';
+import { setVolumeAttributes, transitionVolume, volumeStates, type VolumeState } from './volume-states.ts';
 
 /** A volume with the caller's tags on it. */
 export interface Volume {
@@ -495,12 +495,7 @@ export class VolumeService {
   ): Promise<void> {
     await ownedVolume(this.#deps.db, accountId, volumeId);
     dryRun();
-    await this.#deps.db
-      .updateTable('volumes')
-      .set({ auto_enable_io: value ? 1 : 0 })
-      .where('account_id', '=', accountId)
-      .where('id', '=', volumeId)
-      .execute();
+    await setVolumeAttributes(this.#deps.db, volumeId, { auto_enable_io: value ? 1 : 0 }, accountId);
   }
 }
 
