@@ -99,6 +99,8 @@ export const limits = {
   clientTokenCharsMax: 64,
   /** ClientTokens with a create in flight at once; each holds a promise chain until its create ends. Beyond it: RequestLimitExceeded. */
   clientTokensInFlightMax: 1000,
+  /** Resources with background work queued or running at once (work-queue.ts); each holds a promise chain. Beyond it: RequestLimitExceeded, or the resource's error state. */
+  workKeysBusyMax: 10_000,
   /** PostgreSQL pool size per daemon; each connection costs a backend process (~10 MiB) on the server. */
   dbConnectionsMax: 10,
   /** SQLite waits this long for a lock before SQLITE_BUSY; a request can stall this long behind a writer. */

@@ -9,11 +9,11 @@
 //     replay: (resourceId) => … the resource the first call made …,
 //   });
 import type { Kysely, Transaction } from 'kysely';
-import { assert } from '../../base/assert.ts';
 import { limits } from '../../base/limits.ts';
 import type { Database } from '../../db/schema.ts';
 import { nowIso } from '../../db/schema.ts';
 import { CloudError, ec2Error } from '../errors.ts';
+import { KeyedSerial } from './keyed-serial.ts';
 import { fingerprint } from './pagination.ts';
 
 /** A database or a transaction on it. */
@@ -44,8 +44,8 @@ export interface IdempotentCreate<T> {
 /** ClientToken idempotency for every create action; one per daemon. */
 export class ClientTokens {
   readonly #db: Kysely<Database>;
-  /** Per token: the tail of the creates waiting on it. Bounded by limits.clientTokensInFlightMax. */
-  readonly #tails = new Map<string, Promise<void>>();
+  /** Creates waiting per token, one at a time. Bounded by limits.clientTokensInFlightMax. */
+  readonly #serial = new KeyedSerial(limits.clientTokensInFlightMax);
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
@@ -56,27 +56,12 @@ export class ClientTokens {
     const { token } = scope;
     if (token === undefined) return steps.create(undefined);
     const key = `${scope.action}\u0000${scope.accountId}\u0000${token}`;
-    return this.#exclusive(key, async () => {
+    const result = this.#serial.run(key, async () => {
       const lookup = await this.#lookup(scope, token);
       if (lookup.kind === 'replay') return steps.replay(lookup.resourceId);
       return steps.create((trx, resourceId) => this.#record(trx, scope, token, lookup.digest, resourceId));
     });
-  }
-
-  async #exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key);
-    if (previous === undefined && this.#tails.size >= limits.clientTokensInFlightMax)
-      throw new CloudError('RequestLimitExceeded');
-    const result = (previous ?? Promise.resolve()).then(fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tails.set(key, tail);
-    void tail.finally(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    assert(this.#tails.size <= limits.clientTokensInFlightMax, 'client tokens in flight stay bounded');
+    if (result === undefined) throw new CloudError('RequestLimitExceeded');
     return result;
   }
 

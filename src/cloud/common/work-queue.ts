@@ -3,11 +3,14 @@
 // for everything in flight. A failed job is logged and handed to its `onError` (which records the error
 // state), never thrown into the request that queued it.
 import { assert } from '../../base/assert.ts';
+import { limits } from '../../base/limits.ts';
 import type { Logger } from '../../base/log.ts';
+import { CloudError } from '../errors.ts';
+import { KeyedSerial } from './keyed-serial.ts';
 
 /** Serialises jobs per key and tracks everything in flight. */
 export class WorkQueue {
-  readonly #tails = new Map<string, Promise<void>>();
+  readonly #serial = new KeyedSerial(limits.workKeysBusyMax);
   readonly #inFlight = new Set<Promise<void>>();
   readonly #logger: Logger;
 
@@ -15,36 +18,39 @@ export class WorkQueue {
     this.#logger = logger;
   }
 
-  /** Runs `job` after every earlier job of `key`; on failure logs and calls `onError`. */
+  /**
+   * Runs `job` after every earlier job of `key`; on failure logs and calls `onError`. With
+   * `limits.workKeysBusyMax` other keys busy, the job does not run and `onError` gets RequestLimitExceeded.
+   */
   enqueue(key: string, job: () => Promise<void>, onError: (error: unknown) => Promise<void>): void {
     assert(key.length > 0, 'work key must not be empty');
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const next = previous.then(job).catch(async (error: unknown) => {
-      this.#logger.error({ err: error, key }, 'background transition failed');
-      await onError(error).catch((nested: unknown) =>
-        this.#logger.error({ err: nested, key }, 'recording failure failed'),
-      );
-    });
-    this.#tails.set(key, next);
+    const run = async () => {
+      try {
+        await job();
+      } catch (error) {
+        await this.#failed(key, error, onError);
+      }
+    };
+    const next =
+      this.#serial.run(key, run) ?? this.#failed(key, new CloudError('RequestLimitExceeded'), onError);
     this.#inFlight.add(next);
-    void next.finally(() => {
-      this.#inFlight.delete(next);
-      if (this.#tails.get(key) === next) this.#tails.delete(key);
-    });
+    void next.finally(() => this.#inFlight.delete(next));
   }
 
-  /** Runs `fn` in `key`'s queue and resolves with its result (for request-time work that must serialise). */
-  async exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    const result = previous.then(fn);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
+  async #failed(key: string, error: unknown, onError: (error: unknown) => Promise<void>): Promise<void> {
+    this.#logger.error({ err: error, key }, 'background transition failed');
+    await onError(error).catch((nested: unknown) =>
+      this.#logger.error({ err: nested, key }, 'recording failure failed'),
     );
-    this.#tails.set(key, tail);
-    void tail.finally(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
+  }
+
+  /**
+   * Runs `fn` in `key`'s queue and resolves with its result (for request-time work that must serialise);
+   * RequestLimitExceeded when `limits.workKeysBusyMax` other keys are busy.
+   */
+  async exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const result = this.#serial.run(key, fn);
+    if (result === undefined) throw new CloudError('RequestLimitExceeded');
     return result;
   }
 
