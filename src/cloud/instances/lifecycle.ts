@@ -234,13 +234,11 @@ export class InstanceLifecycle {
     requireStates(rows, ['running', 'stopping', 'stopped'], 'stopped');
     dryRun();
     const changes: StateChange[] = [];
-    const reason = {
-      state_reason_code: 'Client.UserInitiatedShutdown',
-      state_transition_reason: `User initiated (${nowIso()})`,
-    };
+    const reason = transitionReason('Client.UserInitiatedShutdown');
     for (const row of rows) {
       const previous = instanceState(row.state);
       const moved = previous === 'running' && (await this.#setState(row.id, ['running'], 'stopping', reason));
+      if (moved) this.#userAsked(row.id, 'StopInstances');
       if (moved || (previous === 'stopping' && force))
         this.#enqueue(row.id, () => this.#powerOff(row.id, force));
       changes.push({ instanceId: row.id, previous, current: previous === 'running' ? 'stopping' : previous });
@@ -261,12 +259,14 @@ export class InstanceLifecycle {
     await this.#finishStop(instanceId, ['stopping'], code);
   }
 
+  // The driver sees a stop the user asked for as one the host made (its `vm stopped` line says reason host):
+  // the initiative is logged here, where it is known.
+  #userAsked(instanceId: string, action: 'StopInstances' | 'TerminateInstances'): void {
+    this.#deps.logger.info({ instanceId, initiative: 'user', action }, 'instance shutdown asked by the user');
+  }
+
   async #finishStop(instanceId: string, from: readonly InstanceState[], code: ReasonCode): Promise<void> {
-    const reason = {
-      state_reason_code: code,
-      state_transition_reason: `${transitionText(code)} (${nowIso()})`,
-    };
-    if (!(await this.#setState(instanceId, from, 'stopped', reason))) return;
+    if (!(await this.#setState(instanceId, from, 'stopped', transitionReason(code)))) return;
     await emptyEphemeralDisks(this.#deps, instanceId);
   }
 
@@ -296,14 +296,12 @@ export class InstanceLifecycle {
     }
     dryRun();
     const changes: StateChange[] = [];
-    const reason = {
-      state_reason_code: 'Client.UserInitiatedShutdown',
-      state_transition_reason: `User initiated (${nowIso()})`,
-    };
+    const reason = transitionReason('Client.UserInitiatedShutdown');
     for (const row of rows) {
       const previous = instanceState(row.state);
       const live: InstanceState[] = ['pending', 'running', 'stopping', 'stopped'];
       if (live.includes(previous) && (await this.#setState(row.id, live, 'shutting-down', reason))) {
+        this.#userAsked(row.id, 'TerminateInstances');
         this.#enqueue(row.id, () => this.#finishTerminate(row.id));
       }
       changes.push({
@@ -451,6 +449,14 @@ export class InstanceLifecycle {
   close(): void {
     this.#unsubscribe();
   }
+}
+
+/** The state reason of a transition for `code`, stamped now (the stamp is the text's last part, as in EC2). */
+function transitionReason(code: ReasonCode): {
+  state_reason_code: ReasonCode;
+  state_transition_reason: string;
+} {
+  return { state_reason_code: code, state_transition_reason: `${transitionText(code)} (${nowIso()})` };
 }
 
 function transitionText(code: ReasonCode): string {
