@@ -1,7 +1,7 @@
 // One conformance suite for every VmDriver (as nova's test_virt_drivers.py): each driver's test file calls
 // vmDriverConformance with a harness that makes disks its way. Cases share one VM where they can, so the qemu
 // run stays lean: spawn, hot-plug, reboots, adopt and power off happen to the same guest.
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { BOOT_MARKER, DISKS_MARKER } from './image/guest-files.ts';
 import {
@@ -66,235 +66,255 @@ function lastDisks(console: string): Record<string, string> | null {
   return Object.fromEntries(pairs.map((pair) => pair.split('=') as [string, string]));
 }
 
+const id = (suffix: string): string => `i-${suffix.padStart(17, '0')}`;
+const vmA = id('a1');
+const rootA = 'vol-0000000000000a001';
+const dataA = 'vol-0000000000000a002';
+
+function spec(instanceId: string, disks: DiskSpec[], userData?: string): VmSpec {
+  return {
+    instanceId,
+    vcpus: 1,
+    memoryMiB: 256,
+    disks,
+    ...(userData === undefined ? {} : { userData: Buffer.from(userData) }),
+  };
+}
+
+/** What the cases share: the harness, the driver under test (replaced on restart), its events, the VMs made. */
+class Suite {
+  harness: ConformanceHarness | null = null;
+  /** Why the driver cannot run here (from setup), or null. */
+  skip: string | null = null;
+  driver!: VmDriver;
+  readonly events: VmEvent[] = [];
+  readonly spawned = new Set<string>();
+
+  /** Records every event of `target`. */
+  listen(target: VmDriver): void {
+    void target.onEvent((event) => this.events.push(event));
+  }
+
+  /** The serial console output of `instanceId` so far. */
+  console(instanceId: string): Promise<string> {
+    return this.driver.consoleOutput(instanceId);
+  }
+
+  /** The first event (seen so far or later) that `match` accepts. */
+  waitEvent(what: string, match: (event: VmEvent) => boolean, timeoutMs: number): Promise<VmEvent> {
+    return waitFor(what, timeoutMs, async () => this.events.find(match));
+  }
+}
+
+/** One conformance case, given the suite and the harness (registered only when setup made one). */
+type Case = (suite: Suite, harness: ConformanceHarness, t: TestContext) => Promise<void>;
+
+/** Registers `body` as test `name`: skipped with setup's reason when the driver cannot run here. */
+function conformanceCase(suite: Suite, name: string, body: Case): void {
+  test(name, async (t) => {
+    if (suite.skip !== null) return t.skip(suite.skip);
+    assert.ok(suite.harness !== null, 'setup made a harness');
+    await body(suite, suite.harness, t);
+  });
+}
+
+const declaresCapabilities: Case = async ({ driver }) => {
+  const capabilities = await driver.capabilities();
+  const keys = ['hotPlug', 'reboot', 'console', 'kvm', 'uefi', 'adopt', 'pause', 'sshForward'] as const;
+  for (const key of keys) assert.equal(typeof capabilities[key], 'boolean', `capability ${key}`);
+};
+
+const spawnBoots: Case = async (suite, harness) => {
+  const { driver } = suite;
+  const root = await harness.rootDisk(rootA);
+  const info = await driver.spawn(spec(vmA, [root]));
+  suite.spawned.add(vmA);
+  assert.equal(info.instanceId, vmA);
+  assert.deepEqual(info.diskSerials, [rootA]);
+  assert.ok(
+    (await driver.list()).some((vm) => vm.instanceId === vmA),
+    'list() shows the new VM',
+  );
+  await waitFor('boot marker count=1', harness.bootTimeoutMs, async () =>
+    lastBootCount(await suite.console(vmA)) === 1 ? true : undefined,
+  );
+  const disks = await waitFor(
+    'disk list',
+    harness.bootTimeoutMs,
+    async () => lastDisks(await suite.console(vmA)) ?? undefined,
+  );
+  assert.deepEqual(disks, { vda: guestSerial(rootA) });
+  await assert.rejects(driver.spawn(spec(vmA, [root])), (error: VmDriverError) => error.code === 'exists');
+};
+
+const attachShowsDisk: Case = async (suite, harness, t) => {
+  const { driver } = suite;
+  if (!(await driver.capabilities()).hotPlug) return t.skip('driver declares no hot-plug');
+  await driver.attachVolume(vmA, await harness.dataDisk(dataA));
+  const disks = await waitFor('vdb in the disk list', harness.bootTimeoutMs, async () => {
+    const seen = lastDisks(await suite.console(vmA));
+    return seen?.vdb === undefined ? undefined : seen;
+  });
+  assert.deepEqual(disks, { vda: guestSerial(rootA), vdb: guestSerial(dataA) });
+  assert.deepEqual((await driver.list()).find((vm) => vm.instanceId === vmA)?.diskSerials, [rootA, dataA]);
+  await assert.rejects(
+    driver.attachVolume(vmA, await harness.dataDisk(dataA)),
+    (error: VmDriverError) => error.code === 'disk-exists',
+  );
+};
+
+const detachRemovesDisk: Case = async (suite, harness, t) => {
+  const { driver } = suite;
+  if (!(await driver.capabilities()).hotPlug) return t.skip('driver declares no hot-plug');
+  await driver.detachVolume(vmA, dataA);
+  const disks = await waitFor('vdb gone from the disk list', harness.bootTimeoutMs, async () => {
+    const seen = lastDisks(await suite.console(vmA));
+    return seen === null || seen.vdb !== undefined ? undefined : seen;
+  });
+  assert.deepEqual(disks, { vda: guestSerial(rootA) });
+  await assert.rejects(
+    driver.detachVolume(vmA, dataA),
+    (error: VmDriverError) => error.code === 'disk-not-found',
+  );
+};
+
+const pauseFreezesGuest: Case = async (suite, harness, t) => {
+  const { driver } = suite;
+  const capabilities = await driver.capabilities();
+  if (!capabilities.pause || !capabilities.hotPlug) return t.skip('driver declares no pause or hot-plug');
+  await driver.pause(vmA);
+  await driver.pause(vmA);
+  await driver.attachVolume(vmA, await harness.dataDisk(dataA));
+  // A running guest prints the new disk list within a second (the attach test waits for exactly that).
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  assert.equal(lastDisks(await suite.console(vmA))?.vdb, undefined, 'a paused guest saw the hot-plug');
+  await driver.resume(vmA);
+  await waitFor('vdb after resume', harness.bootTimeoutMs, async () =>
+    lastDisks(await suite.console(vmA))?.vdb === guestSerial(dataA) ? true : undefined,
+  );
+  await driver.detachVolume(vmA, dataA);
+  await waitFor('vdb gone again', harness.bootTimeoutMs, async () =>
+    lastDisks(await suite.console(vmA))?.vdb === undefined ? true : undefined,
+  );
+  await assert.rejects(driver.pause(id('none')), (error: VmDriverError) => error.code === 'not-found');
+};
+
+/** A reboot of `kind`: the guest boots again and its boot counter went up. */
+function rebootCounts(kind: 'soft' | 'hard'): Case {
+  return async (suite, harness) => {
+    const before = lastBootCount(await suite.console(vmA));
+    assert.ok(before >= 1, 'the guest booted before');
+    const seen = suite.events.length;
+    await suite.driver.reboot(vmA, kind);
+    await waitFor(`boot marker count=${before + 1}`, harness.bootTimeoutMs, async () =>
+      lastBootCount(await suite.console(vmA)) === before + 1 ? true : undefined,
+    );
+    assert.ok(
+      suite.events.slice(seen).some((event) => event.kind === 'rebooted' && event.instanceId === vmA),
+      'rebooted event',
+    );
+  };
+}
+
+const restartAdopts: Case = async (suite, harness, t) => {
+  if (!(await suite.driver.capabilities()).adopt) return t.skip('driver declares no adopt');
+  await suite.driver.close();
+  suite.driver = await harness.reopen();
+  suite.listen(suite.driver);
+  const adopted = await suite.driver.adopt();
+  assert.deepEqual(
+    adopted.running.map((vm) => [vm.instanceId, vm.diskSerials]),
+    [[vmA, [rootA]]],
+  );
+  assert.match(await suite.console(vmA), new RegExp(BOOT_MARKER), 'console survives the restart');
+};
+
+const powerOffStops: Case = async (suite, harness) => {
+  const { driver } = suite;
+  await driver.powerOff(vmA, { timeoutMs: harness.bootTimeoutMs });
+  const stopped = await suite.waitEvent(
+    'stopped event',
+    (e) => e.kind === 'stopped' && e.instanceId === vmA,
+    5_000,
+  );
+  assert.equal(stopped.kind === 'stopped' && stopped.reason, 'host');
+  assert.ok(!(await driver.list()).some((vm) => vm.instanceId === vmA), 'list() no longer shows it');
+  assert.match(await suite.console(vmA), /STRATA-DEMO: power button/);
+  await assert.rejects(driver.powerOff(vmA), (error: VmDriverError) => error.code === 'not-found');
+  await driver.destroy(vmA);
+  await assert.rejects(suite.console(vmA), (error: VmDriverError) => error.code === 'not-found');
+  assert.deepEqual(await harness.leftovers(vmA), []);
+};
+
+const guestPowerOff: Case = async (suite, harness) => {
+  const { driver } = suite;
+  const vmB = id('b1');
+  await driver.spawn(spec(vmB, [await harness.rootDisk('vol-0000000000000b001')], '#!/bin/sh\npoweroff\n'));
+  suite.spawned.add(vmB);
+  const event = await suite.waitEvent(
+    'guest stopped event',
+    (e) => e.kind === 'stopped' && e.instanceId === vmB,
+    2 * harness.bootTimeoutMs,
+  );
+  assert.equal(event.kind === 'stopped' && event.reason, 'guest');
+  assert.match(await suite.console(vmB), /STRATA-DEMO: booted count=1/);
+  await driver.destroy(vmB);
+  assert.deepEqual(await harness.leftovers(vmB), []);
+};
+
+const destroyMissing: Case = async ({ driver }) => {
+  await driver.destroy(id('dead'));
+  assert.ok(!(await driver.list()).some((vm) => vm.instanceId === id('dead')));
+};
+
+const failedSpawnCleans: Case = async (suite, harness) => {
+  const vmC = id('c1');
+  await assert.rejects(
+    suite.driver.spawn(spec(vmC, [harness.brokenDisk('vol-0000000000000c001')])),
+    (error: VmDriverError) => error instanceof VmDriverError && error.code === 'spawn-failed',
+  );
+  assert.ok(!(await suite.driver.list()).some((vm) => vm.instanceId === vmC));
+  await assert.rejects(suite.console(vmC), (error: VmDriverError) => error.code === 'not-found');
+  assert.deepEqual(await harness.leftovers(vmC), []);
+};
+
 /** Registers the conformance cases for one driver. `setup` runs once before them. */
 export function vmDriverConformance(name: string, setup: () => Promise<ConformanceHarness | string>): void {
   describe(`VmDriver conformance: ${name}`, () => {
-    let harness: ConformanceHarness | null = null;
-    let skip: string | null = null;
-    let driver: VmDriver;
-    const events: VmEvent[] = [];
-    const spawned = new Set<string>();
-    const id = (suffix: string): string => `i-${suffix.padStart(17, '0')}`;
-    const vmA = id('a1');
-    const rootA = 'vol-0000000000000a001';
-    const dataA = 'vol-0000000000000a002';
-
-    const listen = (target: VmDriver): void => void target.onEvent((event) => events.push(event));
-    const console = (instanceId: string): Promise<string> => driver.consoleOutput(instanceId);
-    const waitEvent = (
-      what: string,
-      match: (event: VmEvent) => boolean,
-      timeoutMs: number,
-    ): Promise<VmEvent> => waitFor(what, timeoutMs, async () => events.find(match));
-    const spec = (instanceId: string, disks: DiskSpec[], userData?: string): VmSpec => ({
-      instanceId,
-      vcpus: 1,
-      memoryMiB: 256,
-      disks,
-      ...(userData === undefined ? {} : { userData: Buffer.from(userData) }),
-    });
-    const guard = (t: { skip: (reason: string) => void }): boolean => {
-      if (skip !== null) t.skip(skip);
-      return skip !== null;
-    };
+    const suite = new Suite();
 
     before(async () => {
       const made = await setup();
-      if (typeof made === 'string') skip = made;
+      if (typeof made === 'string') suite.skip = made;
       else {
-        harness = made;
-        driver = made.driver;
-        listen(driver);
+        suite.harness = made;
+        suite.driver = made.driver;
+        suite.listen(made.driver);
       }
     });
 
     after(async () => {
+      const { harness, driver } = suite;
       if (harness === null) return;
-      for (const instanceId of spawned) await driver.destroy(instanceId).catch(() => undefined);
+      for (const instanceId of suite.spawned) await driver.destroy(instanceId).catch(() => undefined);
       await driver.close();
       await harness.cleanup();
     });
 
-    test('declares its capabilities', async (t) => {
-      if (guard(t)) return;
-      const capabilities = await driver.capabilities();
-      for (const key of [
-        'hotPlug',
-        'reboot',
-        'console',
-        'kvm',
-        'uefi',
-        'adopt',
-        'pause',
-        'sshForward',
-      ] as const) {
-        assert.equal(typeof capabilities[key], 'boolean', `capability ${key}`);
-      }
-    });
-
-    test('spawn boots the guest: boot marker and root disk serial on the console', async (t) => {
-      if (guard(t) || harness === null) return;
-      const root = await harness.rootDisk(rootA);
-      const info = await driver.spawn(spec(vmA, [root]));
-      spawned.add(vmA);
-      assert.equal(info.instanceId, vmA);
-      assert.deepEqual(info.diskSerials, [rootA]);
-      assert.ok(
-        (await driver.list()).some((vm) => vm.instanceId === vmA),
-        'list() shows the new VM',
-      );
-      await waitFor('boot marker count=1', harness.bootTimeoutMs, async () =>
-        lastBootCount(await console(vmA)) === 1 ? true : undefined,
-      );
-      const disks = await waitFor(
-        'disk list',
-        harness.bootTimeoutMs,
-        async () => lastDisks(await console(vmA)) ?? undefined,
-      );
-      assert.deepEqual(disks, { vda: guestSerial(rootA) });
-      await assert.rejects(
-        driver.spawn(spec(vmA, [root])),
-        (error: VmDriverError) => error.code === 'exists',
-      );
-    });
-
-    test('attach: the guest sees the new disk with its serial', async (t) => {
-      if (guard(t) || harness === null) return;
-      if (!(await driver.capabilities()).hotPlug) return t.skip('driver declares no hot-plug');
-      await driver.attachVolume(vmA, await harness.dataDisk(dataA));
-      const disks = await waitFor('vdb in the disk list', harness.bootTimeoutMs, async () => {
-        const seen = lastDisks(await console(vmA));
-        return seen?.vdb === undefined ? undefined : seen;
-      });
-      assert.deepEqual(disks, { vda: guestSerial(rootA), vdb: guestSerial(dataA) });
-      assert.deepEqual((await driver.list()).find((vm) => vm.instanceId === vmA)?.diskSerials, [
-        rootA,
-        dataA,
-      ]);
-      await assert.rejects(
-        driver.attachVolume(vmA, await harness.dataDisk(dataA)),
-        (error: VmDriverError) => error.code === 'disk-exists',
-      );
-    });
-
-    test('detach: the disk disappears from the guest', async (t) => {
-      if (guard(t) || harness === null) return;
-      if (!(await driver.capabilities()).hotPlug) return t.skip('driver declares no hot-plug');
-      await driver.detachVolume(vmA, dataA);
-      const disks = await waitFor('vdb gone from the disk list', harness.bootTimeoutMs, async () => {
-        const seen = lastDisks(await console(vmA));
-        return seen === null || seen.vdb !== undefined ? undefined : seen;
-      });
-      assert.deepEqual(disks, { vda: guestSerial(rootA) });
-      await assert.rejects(
-        driver.detachVolume(vmA, dataA),
-        (error: VmDriverError) => error.code === 'disk-not-found',
-      );
-    });
-
-    test('pause: the guest runs nothing until resume (a hot-plug goes unnoticed meanwhile)', async (t) => {
-      if (guard(t) || harness === null) return;
-      const capabilities = await driver.capabilities();
-      if (!capabilities.pause || !capabilities.hotPlug) return t.skip('driver declares no pause or hot-plug');
-      await driver.pause(vmA);
-      await driver.pause(vmA);
-      await driver.attachVolume(vmA, await harness.dataDisk(dataA));
-      // A running guest prints the new disk list within a second (the attach test waits for exactly that).
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      assert.equal(lastDisks(await console(vmA))?.vdb, undefined, 'a paused guest saw the hot-plug');
-      await driver.resume(vmA);
-      await waitFor('vdb after resume', harness.bootTimeoutMs, async () =>
-        lastDisks(await console(vmA))?.vdb === guestSerial(dataA) ? true : undefined,
-      );
-      await driver.detachVolume(vmA, dataA);
-      await waitFor('vdb gone again', harness.bootTimeoutMs, async () =>
-        lastDisks(await console(vmA))?.vdb === undefined ? true : undefined,
-      );
-      await assert.rejects(driver.pause(id('none')), (error: VmDriverError) => error.code === 'not-found');
-    });
-
-    for (const kind of ['soft', 'hard'] as const) {
-      test(`${kind} reboot: the guest boots again and its boot counter went up`, async (t) => {
-        if (guard(t) || harness === null) return;
-        const before = lastBootCount(await console(vmA));
-        assert.ok(before >= 1, 'the guest booted before');
-        const seen = events.length;
-        await driver.reboot(vmA, kind);
-        await waitFor(`boot marker count=${before + 1}`, harness.bootTimeoutMs, async () =>
-          lastBootCount(await console(vmA)) === before + 1 ? true : undefined,
-        );
-        assert.ok(
-          events.slice(seen).some((event) => event.kind === 'rebooted' && event.instanceId === vmA),
-          'rebooted event',
-        );
-      });
-    }
-
-    test('restart: a new driver on the same state adopts the running VM', async (t) => {
-      if (guard(t) || harness === null) return;
-      if (!(await driver.capabilities()).adopt) return t.skip('driver declares no adopt');
-      await driver.close();
-      driver = await harness.reopen();
-      listen(driver);
-      const adopted = await driver.adopt();
-      assert.deepEqual(
-        adopted.running.map((vm) => [vm.instanceId, vm.diskSerials]),
-        [[vmA, [rootA]]],
-      );
-      assert.match(await console(vmA), new RegExp(BOOT_MARKER), 'console survives the restart');
-    });
-
-    test('powerOff: the guest stops, a stopped event says host, the console stays readable', async (t) => {
-      if (guard(t) || harness === null) return;
-      await driver.powerOff(vmA, { timeoutMs: harness.bootTimeoutMs });
-      const stopped = await waitEvent(
-        'stopped event',
-        (e) => e.kind === 'stopped' && e.instanceId === vmA,
-        5_000,
-      );
-      assert.equal(stopped.kind === 'stopped' && stopped.reason, 'host');
-      assert.ok(!(await driver.list()).some((vm) => vm.instanceId === vmA), 'list() no longer shows it');
-      assert.match(await console(vmA), /STRATA-DEMO: power button/);
-      await assert.rejects(driver.powerOff(vmA), (error: VmDriverError) => error.code === 'not-found');
-      await driver.destroy(vmA);
-      await assert.rejects(console(vmA), (error: VmDriverError) => error.code === 'not-found');
-      assert.deepEqual(await harness.leftovers(vmA), []);
-    });
-
-    test('a guest that powers itself off (user data) is reported with reason guest', async (t) => {
-      if (guard(t) || harness === null) return;
-      const vmB = id('b1');
-      await driver.spawn(
-        spec(vmB, [await harness.rootDisk('vol-0000000000000b001')], '#!/bin/sh\npoweroff\n'),
-      );
-      spawned.add(vmB);
-      const event = await waitEvent(
-        'guest stopped event',
-        (e) => e.kind === 'stopped' && e.instanceId === vmB,
-        2 * harness.bootTimeoutMs,
-      );
-      assert.equal(event.kind === 'stopped' && event.reason, 'guest');
-      assert.match(await console(vmB), /STRATA-DEMO: booted count=1/);
-      await driver.destroy(vmB);
-      assert.deepEqual(await harness.leftovers(vmB), []);
-    });
-
-    test('destroying a missing instance succeeds', async (t) => {
-      if (guard(t)) return;
-      await driver.destroy(id('dead'));
-      assert.ok(!(await driver.list()).some((vm) => vm.instanceId === id('dead')));
-    });
-
-    test('a failed spawn (unreachable NBD socket) leaves nothing behind', async (t) => {
-      if (guard(t) || harness === null) return;
-      const vmC = id('c1');
-      await assert.rejects(
-        driver.spawn(spec(vmC, [harness.brokenDisk('vol-0000000000000c001')])),
-        (error: VmDriverError) => error instanceof VmDriverError && error.code === 'spawn-failed',
-      );
-      assert.ok(!(await driver.list()).some((vm) => vm.instanceId === vmC));
-      await assert.rejects(console(vmC), (error: VmDriverError) => error.code === 'not-found');
-      assert.deepEqual(await harness.leftovers(vmC), []);
-    });
+    const cases: [string, Case][] = [
+      ['declares its capabilities', declaresCapabilities],
+      ['spawn boots the guest: boot marker and root disk serial on the console', spawnBoots],
+      ['attach: the guest sees the new disk with its serial', attachShowsDisk],
+      ['detach: the disk disappears from the guest', detachRemovesDisk],
+      ['pause: the guest runs nothing until resume (a hot-plug goes unnoticed meanwhile)', pauseFreezesGuest],
+      ['soft reboot: the guest boots again and its boot counter went up', rebootCounts('soft')],
+      ['hard reboot: the guest boots again and its boot counter went up', rebootCounts('hard')],
+      ['restart: a new driver on the same state adopts the running VM', restartAdopts],
+      ['powerOff: the guest stops, a stopped event says host, the console stays readable', powerOffStops],
+      ['a guest that powers itself off (user data) is reported with reason guest', guestPowerOff],
+      ['destroying a missing instance succeeds', destroyMissing],
+      ['a failed spawn (unreachable NBD socket) leaves nothing behind', failedSpawnCleans],
+    ];
+    for (const [title, body] of cases) conformanceCase(suite, title, body);
   });
 }
