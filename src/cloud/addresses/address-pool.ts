@@ -26,12 +26,24 @@ export function inRange(ip: string, range: AddressRange): boolean {
   return n >= ipv4ToNumber(range.first) && n <= ipv4ToNumber(range.last);
 }
 
-/** The lowest address of `range` not in `used` (skipping .0 and .255, which read as network and broadcast), or undefined when all are taken. */
-export function firstFree(range: AddressRange, used: ReadonlySet<string>): string | undefined {
+/**
+ * The first address of `range` at or after `start` (wrapping around) that is not in `used`, skipping .0 and
+ * .255, which read as network and broadcast; undefined when all are taken. Starting past the last address
+ * handed out makes a restarted instance get a new address, as on EC2, while any free one is found.
+ */
+export function firstFree(
+  range: AddressRange,
+  used: ReadonlySet<string>,
+  start?: string,
+): string | undefined {
+  const first = ipv4ToNumber(range.first);
   const last = ipv4ToNumber(range.last);
-  assert(ipv4ToNumber(range.first) <= last, 'a range runs upwards');
-  // Bounded by the range (32,258 addresses for either of Strata's), and done once per assignment.
-  for (let n = ipv4ToNumber(range.first); n <= last; n++) {
+  assert(first <= last, 'a range runs upwards');
+  const size = last - first + 1;
+  const offset = start !== undefined && inRange(start, range) ? ipv4ToNumber(start) - first : 0;
+  // Bounded by the range (32,258 usable addresses for either of Strata's), once per assignment.
+  for (let step = 0; step < size; step++) {
+    const n = first + ((offset + step) % size);
     const lowOctet = n & 255;
     if (lowOctet === 0 || lowOctet === 255) continue;
     const ip = numberToIpv4(n);

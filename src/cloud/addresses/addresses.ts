@@ -20,7 +20,7 @@ import { compileFilters, type Filter, type FilterFields } from '../common/filter
 import type { Regions } from '../common/regions.ts';
 import { tagsForResource, type TagService, type TagSpecification } from '../common/tags.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
-import { firstFree } from './address-pool.ts';
+import { firstFree, ipv4ToNumber, numberToIpv4 } from './address-pool.ts';
 import {
   autoAssignedRange,
   elasticRange,
@@ -84,6 +84,8 @@ const liveStates = ['pending', 'running', 'stopping', 'stopped'];
 export class AddressService implements PublicAddressSource, LaunchAddresses {
   readonly #deps: AddressServiceDeps;
   readonly #ranges: { readonly auto: AddressRange; readonly elastic: AddressRange };
+  /** Where the next search of each range starts: just past the address last handed out from it. */
+  readonly #cursors = new Map<AddressRange, string>();
 
   constructor(deps: AddressServiceDeps) {
     this.#deps = deps;
@@ -144,10 +146,12 @@ export class AddressService implements PublicAddressSource, LaunchAddresses {
   ): Promise<T | undefined> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const used = await this.#usedAddresses(table);
-      const ip = firstFree(range, used);
+      const ip = firstFree(range, used, this.#cursors.get(range));
       if (ip === undefined) return undefined;
       try {
-        return await this.#deps.db.transaction().execute((trx) => use(trx, ip));
+        const result = await this.#deps.db.transaction().execute((trx) => use(trx, ip));
+        this.#cursors.set(range, numberToIpv4(ipv4ToNumber(ip) + 1));
+        return result;
       } catch (error) {
         if (attempt === 4 || !/unique|duplicate/i.test(String((error as Error).message))) throw error;
       }
