@@ -41,7 +41,7 @@ export function firstFree(
   assert(first <= last, 'a range runs upwards');
   const size = last - first + 1;
   const offset = start !== undefined && inRange(start, range) ? ipv4ToNumber(start) - first : 0;
-  // Bounded by the range (32,258 usable addresses for either of Strata's), once per assignment.
+  // Bounded by the range (32,512 usable addresses for either of Strata's), once per assignment.
   for (let step = 0; step < size; step++) {
     const n = first + ((offset + step) % size);
     const lowOctet = n & 255;

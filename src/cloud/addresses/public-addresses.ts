@@ -12,7 +12,7 @@ export interface AddressRange {
   readonly last: string;
 }
 
-/** Addresses instances get on start (32,258 of them: .0 and .255 of each /24 are skipped). */
+/** Addresses instances get on start (32,512 of them: .0 and .255 of each /24 are skipped). */
 export const autoAssignedRange: AddressRange = { first: '127.100.0.1', last: '127.100.127.254' };
 
 /** Addresses AllocateAddress hands out as Elastic IPs. */
