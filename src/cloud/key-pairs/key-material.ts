@@ -63,11 +63,15 @@ export async function createKeyMaterial(type: KeyType, name: string): Promise<Cr
 }
 
 /**
- * Reads ImportKeyPair's PublicKeyMaterial (the API carries it base64-encoded): an OpenSSH public key line,
+ * Reads ImportKeyPair's PublicKeyMaterial (the API carries it base64-encoded; plain text is accepted too):
+ * an OpenSSH public key line,
  * or the same key in PEM or RFC 4716 form. Anything else, or a weak or unknown key, is InvalidKey.Format.
  */
 export function importKeyMaterial(materialBase64: string, name: string): ImportedKey {
-  const text = Buffer.from(materialBase64, 'base64');
+  // A key pasted as text rather than base64 (an AWS CLI v2 `file://` with cli_binary_format raw-in-base64-out
+  // unset) cannot be base64 (`-` and spaces), so it is read as given.
+  const raw = /^\s*(ssh-|-----BEGIN|---- BEGIN)/.test(materialBase64);
+  const text = raw ? Buffer.from(materialBase64, 'utf8') : Buffer.from(materialBase64, 'base64');
   if (text.length === 0 || text.length > limits.publicKeyBytesMax) throw invalidFormat();
   let key: sshpk.Key;
   try {

@@ -207,20 +207,19 @@ export class KeyPairService {
   }
 
   #byNames(accountId: string, names: readonly string[]): Promise<KeyPairRow[]> {
-    return this.#db
-      .selectFrom('key_pairs')
-      .selectAll()
-      .where('account_id', '=', accountId)
-      .where('name', 'in', names)
-      .execute();
+    return this.#select(accountId, 'name', names);
   }
 
   #byIds(accountId: string, ids: readonly string[]): Promise<KeyPairRow[]> {
+    return this.#select(accountId, 'id', ids);
+  }
+
+  #select(accountId: string, column: 'name' | 'id', values: readonly string[]): Promise<KeyPairRow[]> {
     return this.#db
       .selectFrom('key_pairs')
       .selectAll()
       .where('account_id', '=', accountId)
-      .where('id', 'in', ids)
+      .where(column, 'in', values)
       .execute();
   }
 }
