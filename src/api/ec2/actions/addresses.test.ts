@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   AllocateAddressCommand,
+  CreateTagsCommand,
   AssociateAddressCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
@@ -221,6 +222,10 @@ test('DescribeAddresses: by id and address, every filter, tags; errors for the m
   assert.equal(shown?.InstanceId, instanceId);
   assert.equal(shown?.AssociationId, assoc.AssociationId);
   assert.deepEqual(shown?.Tags, [{ Key: 'role', Value: 'web' }]);
+  await ec2.send(
+    new CreateTagsCommand({ Resources: [plain.AllocationId!], Tags: [{ Key: 'role', Value: 'db' }] }),
+  );
+  assert.deepEqual(await ids({ Filters: [{ Name: 'tag:role', Values: ['db'] }] }), [plain.AllocationId]);
   await expectEc2Error(
     ec2.send(new DescribeAddressesCommand({ AllocationIds: ['eipalloc-0123456789abcdef0'] })),
     'InvalidAllocationID.NotFound',
@@ -284,6 +289,7 @@ test('the address service: a bounded pool exhausted cleanly, NetworkRefresh on e
   const { db, regions, logger } = strata.cloud;
   const instanceId = await launch();
   let changes = 0;
+  let wanted = true;
   const network = { interfaceId: 'eni-0123456789abcdef0', privateIp: '172.31.0.9' } as InstanceNetwork;
   const service = new AddressService({
     db,
@@ -291,6 +297,7 @@ test('the address service: a bounded pool exhausted cleanly, NetworkRefresh on e
     logger,
     tags: new TagService(db, strata.cloud.ebs.paginator),
     refresh: { changed: () => changes++ },
+    wantsPublicAddress: async () => wanted,
     networks: { networkOf: async (id) => (id === instanceId ? network : undefined) },
     ranges: { auto: autoAssignedRange, elastic: { first: '127.100.254.1', last: '127.100.254.2' } },
   });
@@ -318,7 +325,13 @@ test('the address service: a bounded pool exhausted cleanly, NetworkRefresh on e
     service.associate(admin, { ...request, networkInterfaceId: 'eni-00000000000000000', dryRun: noDryRun }),
     /does not exist/,
   );
+  wanted = false;
   await service.disassociate(admin, described!.row.association_id!, undefined, noDryRun);
   assert.equal(changes, 2);
+  assert.equal(
+    await service.publicAddressOf(instanceId),
+    undefined,
+    'an instance that wants none gets none back',
+  );
   await releaseAll();
 });

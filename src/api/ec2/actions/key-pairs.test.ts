@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateKeyPairCommand,
+  CreateTagsCommand,
   DeleteKeyPairCommand,
   DescribeInstancesCommand,
   DescribeKeyPairsCommand,
@@ -180,6 +181,10 @@ test('DescribeKeyPairs: names, ids, filters, tags, CreateTime; DeleteKeyPair by 
   assert.deepEqual(await names([{ Name: 'fingerprint', Values: [made.KeyFingerprint!] }]), ['tagged']);
   assert.deepEqual(await names([{ Name: 'key-pair-id', Values: [made.KeyPairId!] }]), ['tagged']);
   assert.deepEqual(await names([{ Name: 'key-name', Values: ['tag*'] }]), ['tagged']);
+  await ec2.send(
+    new CreateTagsCommand({ Resources: [made.KeyPairId!], Tags: [{ Key: 'env', Value: 'dev' }] }),
+  );
+  assert.deepEqual(await names([{ Name: 'tag:env', Values: ['dev'] }]), ['tagged']);
   await expectEc2Error(
     ec2.send(new DescribeKeyPairsCommand({ Filters: [{ Name: 'bogus', Values: ['x'] }] })),
     'InvalidParameterValue',
