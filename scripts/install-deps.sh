@@ -30,6 +30,7 @@ declare -A apt_packages=(
   [socat]=/usr/bin/socat
   [time]=/usr/bin/time
   [openssl]=/usr/bin/openssl
+  [openssh-client]=/usr/bin/ssh-keygen
   [systemd]=/usr/bin/systemd-analyze
 )
 

@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 
 /** The resource kinds Strata hands out ids for. */
-export type IdPrefix = 'vol' | 'snap' | 'ami' | 'i' | 'r' | 'import' | 'eni';
+export type IdPrefix =
+  'vol' | 'snap' | 'ami' | 'i' | 'r' | 'import' | 'eni' | 'key' | 'eipalloc' | 'eipassoc';
 
 const HEX_DIGITS = 17;
 

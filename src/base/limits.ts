@@ -131,6 +131,12 @@ export const limits = {
   networkFlowsMax: 65_536,
   /** A tracked connection with no packet for this long is forgotten; its replies are then filtered as new. */
   networkFlowIdleMs: 5 * 60 * 1000,
+  /** Key pairs per account (EC2: 5,000 per region); each is a row read by DescribeKeyPairs. */
+  keyPairsPerAccountMax: 5000,
+  /** Elastic IPs per account (EC2's default quota: 5 per region); each holds one address of the pool. */
+  elasticAddressesPerAccountMax: 5,
+  /** OpenSSH public key text ImportKeyPair accepts, in bytes (an RSA-16384 key is ~2.8 KiB). */
+  publicKeyBytesMax: 8 * KiB,
 } as const;
 
 /** Checks relations between limits; called once at startup. */

@@ -95,6 +95,18 @@ export const catalogue = {
   InvalidAMIAttributeItemValue: { status: 400, template: '{message}' },
   'InvalidUserID.Malformed': { status: 400, template: "Invalid user id: '{id}'" },
   InvalidInstanceAttributeValue: { status: 400, template: '{message}' },
+  // Key pairs and addresses (cloud/key-pairs/, cloud/addresses/).
+  'InvalidKeyPair.NotFound': { status: 400, template: "The key pair '{id}' does not exist" },
+  'InvalidKeyPair.Duplicate': { status: 400, template: "The keypair '{name}' already exists." },
+  'InvalidKeyPair.Format': { status: 400, template: '{message}' },
+  'InvalidKey.Format': { status: 400, template: '{message}' },
+  ResourceLimitExceeded: { status: 400, template: '{message}' },
+  AddressLimitExceeded: { status: 400, template: '{message}' },
+  'InvalidAllocationID.NotFound': { status: 400, template: "The allocation ID '{id}' does not exist" },
+  'InvalidAssociationID.NotFound': { status: 400, template: "The association ID '{id}' does not exist" },
+  'InvalidAddress.NotFound': { status: 400, template: "Address '{ip}' not found." },
+  'InvalidIPAddress.InUse': { status: 400, template: 'Address {ip} is in use.' },
+  'Resource.AlreadyAssociated': { status: 400, template: 'resource {id} is already associated with {to}' },
   // EBS direct (REST/JSON); https://docs.aws.amazon.com/ebs/latest/APIReference/CommonErrors.html
   ValidationException: { status: 400, template: '{message}' },
   ResourceNotFoundException: { status: 404, template: '{message}' },

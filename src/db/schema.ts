@@ -30,6 +30,8 @@ import type { EbsDirectUploadsTable, EbsDirectBlocksTable } from './tables/ebs-d
 import type { ImagesTable, ImageLaunchPermissionsTable } from './tables/images.ts';
 import type { InstancesTable } from './tables/instances.ts';
 import type { BlockDeviceMappingsTable } from './tables/block-device-mappings.ts';
+import type { KeyPairsTable } from './tables/key-pairs.ts';
+import type { AddressesTable } from './tables/addresses.ts';
 
 /** Every table Strata keeps, by name. */
 export interface Database {
@@ -47,6 +49,8 @@ export interface Database {
   image_launch_permissions: ImageLaunchPermissionsTable;
   instances: InstancesTable;
   block_device_mappings: BlockDeviceMappingsTable;
+  key_pairs: KeyPairsTable;
+  addresses: AddressesTable;
 }
 
 /** The current time as stored in timestamp columns (ISO-8601 UTC with milliseconds). */

@@ -13,6 +13,9 @@ import { imageActions } from './actions/images.ts';
 import { instanceActions } from './actions/instances.ts';
 import { attachmentActions } from './actions/instances-attachments.ts';
 import { instanceTypeActions } from './actions/instances-types.ts';
+import { keyPairActions } from './actions/key-pairs.ts';
+import { addressActions } from './actions/addresses.ts';
+import { metadataOptionsActions } from './actions/metadata-options.ts';
 
 /** All actions, in coverage-table order. */
 export const ec2Actions: readonly Ec2Action[] = [
@@ -24,6 +27,9 @@ export const ec2Actions: readonly Ec2Action[] = [
   ...instanceActions,
   ...attachmentActions,
   ...instanceTypeActions,
+  ...keyPairActions,
+  ...addressActions,
+  ...metadataOptionsActions,
 ];
 
 const byName = new Map(ec2Actions.map((action) => [action.name, action]));

@@ -18,6 +18,14 @@ import type { ImageRow } from '../images/images.ts';
 import { createInstanceSnapshots, type CreateSnapshotsRequest } from './instance-snapshots.ts';
 import type { Snapshot } from '../ebs/snapshots.ts';
 import { WorkQueue } from '../common/work-queue.ts';
+import type { InstanceNetworkSource, NetworkRefresh } from '../../network/instance-network.ts';
+import type { MetadataOptions } from '../../metadata/metadata.ts';
+import type { DryRunCheck } from '../common/dry-run.ts';
+import { KeyPairService } from '../key-pairs/key-pairs.ts';
+import { AddressService } from '../addresses/addresses.ts';
+import type { PublicAddressWish } from '../addresses/public-addresses.ts';
+import { modifyMetadataOptions, type MetadataOptionsRequest } from './launch-access.ts';
+import type { InstanceRow } from './instance-records.ts';
 
 /** What the compute services are built from. */
 export interface ComputeOptions {
@@ -29,6 +37,12 @@ export interface ComputeOptions {
   readonly driver: VmDriver;
   readonly dataDir: string;
   readonly logger: Logger;
+  /** The host side, told after changes to public addresses and metadata options (network/instance-network.ts). */
+  readonly networkRefresh?: NetworkRefresh;
+  /** The VPC model's interfaces, for AssociateAddress by NetworkInterfaceId. */
+  readonly networks?: InstanceNetworkSource;
+  /** Whether an instance wants a public address (the VPC model); every instance does without it. */
+  readonly wantsPublicAddress?: PublicAddressWish;
 }
 
 /** The compute domain services. */
@@ -38,6 +52,17 @@ export interface Compute {
   readonly instances: InstanceService;
   readonly lifecycle: InstanceLifecycle;
   readonly attachments: AttachmentService;
+  /** Key pairs (cloud/key-pairs/key-pairs.ts). */
+  readonly keyPairs: KeyPairService;
+  /** Elastic IPs and instances' public addresses (cloud/addresses/addresses.ts). */
+  readonly addresses: AddressService;
+  /** ModifyInstanceMetadataOptions (cloud/instances/launch-access.ts). */
+  modifyMetadataOptions(
+    accountId: string,
+    instanceId: string,
+    request: MetadataOptionsRequest,
+    dryRun: DryRunCheck,
+  ): Promise<{ row: InstanceRow; options: MetadataOptions }>;
   /** CreateImage: snapshots an instance's volumes into a new AMI (cloud/instances/image-creation.ts). */
   createImage(accountId: string, request: CreateImageRequest): Promise<ImageRow>;
   /** CreateSnapshots: a snapshot of each of an instance's volumes (cloud/instances/instance-snapshots.ts). */
@@ -65,7 +90,10 @@ export function createCompute(options: ComputeOptions): Compute {
     dataDir: options.dataDir,
   });
   const records = new InstanceRecords(db);
-  const lifecycle = new InstanceLifecycle({ ...options, instances: records, work });
+  const keyPairs = new KeyPairService(db, tags);
+  const refresh = options.networkRefresh;
+  const addresses = createAddresses(options);
+  const lifecycle = new InstanceLifecycle({ ...options, instances: records, work, addresses });
   const instances = new InstanceService({
     db,
     regions: options.regions,
@@ -77,6 +105,7 @@ export function createCompute(options: ComputeOptions): Compute {
     clientTokens,
     records,
     launcher: lifecycle,
+    keyPairs,
   });
   const attachments = new AttachmentService({ ...options, instances, work });
   return {
@@ -85,6 +114,16 @@ export function createCompute(options: ComputeOptions): Compute {
     instances,
     lifecycle,
     attachments,
+    keyPairs,
+    addresses,
+    modifyMetadataOptions: (accountId, instanceId, request, dryRun) =>
+      modifyMetadataOptions(
+        { db, records, ...(refresh !== undefined ? { refresh } : {}) },
+        accountId,
+        instanceId,
+        request,
+        dryRun,
+      ),
     createImage: (accountId, request) =>
       createImage({ db, ebs, images, instances, lifecycle, work, logger }, accountId, request),
     createSnapshots: (accountId, request) =>
@@ -101,4 +140,18 @@ export function createCompute(options: ComputeOptions): Compute {
       await driver.close();
     },
   };
+}
+
+// The networking ports are optional until the host and VPC sides are wired in.
+function createAddresses(options: ComputeOptions): AddressService {
+  const { networkRefresh, networks, wantsPublicAddress } = options;
+  return new AddressService({
+    db: options.db,
+    tags: options.ebs.tags,
+    regions: options.regions,
+    logger: options.logger,
+    ...(networkRefresh !== undefined ? { refresh: networkRefresh } : {}),
+    ...(networks !== undefined ? { networks } : {}),
+    ...(wantsPublicAddress !== undefined ? { wantsPublicAddress } : {}),
+  });
 }

@@ -23,6 +23,13 @@ import { mappingsOf, planDisks, type InstanceMappingRow } from './disks.ts';
 import { stateCodes, instanceState } from './instance-states.ts';
 import { checkInstanceIds, type InstanceRecords, type InstanceRow } from './instance-records.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
+import type { KeyPairService } from '../key-pairs/key-pairs.ts';
+import {
+  accessFilterFields,
+  launchAccess,
+  type LaunchAccessColumns,
+  type MetadataOptionsRequest,
+} from './launch-access.ts';
 
 /** An instance with its disks and tags. */
 export interface Instance {
@@ -46,6 +53,9 @@ export interface RunInstancesRequest {
   readonly shutdownBehavior: string | undefined;
   readonly disableApiTermination: boolean | undefined;
   readonly dryRun: DryRunCheck;
+  /** KeyName: the launch key pair, served to the guest by IMDS. */
+  readonly keyName?: string | undefined;
+  readonly metadataOptions?: MetadataOptionsRequest | undefined;
 }
 
 /** DescribeInstances / DescribeInstanceStatus parameters. */
@@ -72,6 +82,8 @@ export interface InstanceServiceDeps {
   readonly records: InstanceRecords;
   /** Starts what RunInstances recorded (the lifecycle). */
   readonly launcher: InstanceLauncher;
+  /** Key pairs: RunInstances' KeyName. */
+  readonly keyPairs: KeyPairService;
 }
 
 /** The port RunInstances hands recorded instances to: the lifecycle launches them in the background. */
@@ -107,6 +119,7 @@ const instanceFields: FilterFields<Instance> = {
   'root-device-name': (i) => i.row.root_device_name,
   'root-device-type': (i) => i.row.root_device_type,
   'virtualization-type': () => 'hvm',
+  ...accessFilterFields,
 };
 
 /** The mappings of an instance that are EBS volumes (EC2 lists only those in blockDeviceMapping). */
@@ -226,7 +239,14 @@ export class InstanceService {
       this.#deps.images.snapshotSizes(accountId),
     );
     const { instanceTags, volumeTags } = splitTagSpecifications(request.tagSpecifications);
+    const access = await launchAccess(
+      this.#deps.keyPairs,
+      accountId,
+      request.keyName,
+      request.metadataOptions,
+    );
     return {
+      access,
       count,
       type: type.name,
       zone,
@@ -294,6 +314,7 @@ export class InstanceService {
       launch_time: now,
       terminated_at: null,
       created_at: now,
+      ...plan.access,
     };
   }
 
@@ -429,6 +450,7 @@ interface RunPlan {
   readonly mappings: Awaited<ReturnType<typeof mergeMappings>>;
   readonly instanceTags: Tag[];
   readonly volumeTags: Tag[];
+  readonly access: LaunchAccessColumns;
 }
 
 function requireCount(value: number | undefined, name: string): number {

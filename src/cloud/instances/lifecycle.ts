@@ -29,6 +29,7 @@ import { instanceType, scaledForHost } from './instance-types.ts';
 import { instanceState, type InstanceState, type StateChange } from './instance-states.ts';
 import { requireStates, type InstanceRecords, type InstanceRow } from './instance-records.ts';
 import { noDryRun, type DryRunCheck } from '../common/dry-run.ts';
+import type { LaunchAddresses } from '../addresses/public-addresses.ts';
 
 /** What the lifecycle is built from. */
 export interface InstanceLifecycleDeps {
@@ -42,6 +43,8 @@ export interface InstanceLifecycleDeps {
   /** Instance rows (the lifecycle never needs the InstanceService that hands it launches). */
   readonly instances: InstanceRecords;
   readonly work: WorkQueue;
+  /** Public addresses: taken on launch, given back on stop and terminate (cloud/addresses/). */
+  readonly addresses?: LaunchAddresses;
 }
 
 /** The instance tag that says where the host forwards to the guest's port 22 (user-mode networking). */
@@ -100,6 +103,7 @@ export class InstanceLifecycle {
     if (row?.state !== 'pending') return;
     const firstBoot = row.state_reason_code === 'pending';
     try {
+      await this.#deps.addresses?.assignOnLaunch(instanceId);
       await this.#spawn(row);
     } catch (error) {
       if (!(error instanceof VmDriverError && error.code === 'exists')) {
@@ -267,6 +271,7 @@ export class InstanceLifecycle {
 
   async #finishStop(instanceId: string, from: readonly InstanceState[], code: ReasonCode): Promise<void> {
     if (!(await this.#setState(instanceId, from, 'stopped', transitionReason(code)))) return;
+    await this.#deps.addresses?.releaseOnStop(instanceId);
     await emptyEphemeralDisks(this.#deps, instanceId);
   }
 
@@ -320,6 +325,7 @@ export class InstanceLifecycle {
     await this.#releaseVolumes(row);
     await removeEphemeralDisks(this.#deps.dataDir, instanceId);
     await this.#setState(instanceId, ['shutting-down'], 'terminated', { terminated_at: nowIso() });
+    await this.#deps.addresses?.releaseOnTerminate(instanceId);
     if (row.root_device_type === 'instance-store')
       await releaseImageFile(this.#deps.db, this.#deps.dataDir, row.image_id);
   }

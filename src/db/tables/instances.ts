@@ -38,4 +38,20 @@ export interface InstancesTable {
   terminated_at: string | null;
   /** ISO-8601 UTC, set once. */
   created_at: ColumnType<string, string, never>;
+  /** The launch key pair's name (KeyName), kept after the key pair is deleted, as EC2 does. */
+  key_name: string | null;
+  /** The launch key pair's OpenSSH public key, served by IMDS as public-keys/0/openssh-key. */
+  key_public_key: string | null;
+  /** The current public address (auto-assigned or Elastic), written only by cloud/addresses/. */
+  public_ip: string | null;
+  /** `ec2-127-100-0-7.compute-1.amazonaws.com` for public_ip, or null. */
+  public_dns_name: string | null;
+  /** MetadataOptions.HttpTokens: optional | required. */
+  metadata_http_tokens: string;
+  /** MetadataOptions.HttpEndpoint: enabled | disabled. */
+  metadata_http_endpoint: string;
+  /** MetadataOptions.HttpPutResponseHopLimit: 1..64. */
+  metadata_hop_limit: number;
+  /** MetadataOptions.InstanceMetadataTags: enabled | disabled. */
+  metadata_tags: string;
 }

@@ -13,6 +13,7 @@ import type { QueryParams } from '../query-params.ts';
 import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 import { tagSet } from './volumes.ts';
 import { mappingRequests } from './block-device-mapping-params.ts';
+import { instanceAccessXml, metadataOptionsParams, runInstancesAccessParams } from './metadata-options.ts';
 
 function stateXml(name: string): XmlObject {
   const state = instanceState(name);
@@ -41,7 +42,7 @@ export function instanceXml(instance: Instance): XmlObject {
     imageId: row.image_id,
     instanceState: stateXml(row.state),
     privateDnsName: '',
-    dnsName: '',
+    ...instanceAccessXml(row),
     reason: row.state_transition_reason,
     amiLaunchIndex: row.launch_index,
     productCodes: [],
@@ -121,9 +122,10 @@ export const runInstances = defineAction({
     'InstanceInitiatedShutdownBehavior',
     'DisableApiTermination',
     'DryRun',
+    ...runInstancesAccessParams,
   ],
   status: 'partial',
-  notes: 'no networking (security groups, subnets, key pairs); instance types scaled down to the host',
+  notes: 'no networking (security groups, subnets); instance types scaled down to the host',
   async run(ctx, params) {
     const instances = await ctx.cloud.compute.instances.run(ctx.accountId, {
       imageId: params.string('ImageId'),
@@ -138,6 +140,8 @@ export const runInstances = defineAction({
       shutdownBehavior: params.string('InstanceInitiatedShutdownBehavior'),
       disableApiTermination: params.boolean('DisableApiTermination'),
       dryRun: dryRunCheck(ctx, params),
+      keyName: params.string('KeyName'),
+      metadataOptions: metadataOptionsParams(params, 'MetadataOptions.'),
     });
     const [reservation] = reservationsXml(instances);
     return { ...reservation };
