@@ -18,6 +18,7 @@ import type { ImageRow } from '../images/images.ts';
 import { createInstanceSnapshots, type CreateSnapshotsRequest } from './instance-snapshots.ts';
 import type { Snapshot } from '../ebs/snapshots.ts';
 import { WorkQueue } from '../common/work-queue.ts';
+import type { NetworkAttachments } from './network-attachments.ts';
 
 /** What the compute services are built from. */
 export interface ComputeOptions {
@@ -29,6 +30,8 @@ export interface ComputeOptions {
   readonly driver: VmDriver;
   readonly dataDir: string;
   readonly logger: Logger;
+  /** The host's network side (daemon/instance-networking.ts); without it instances have no NIC. */
+  readonly network?: NetworkAttachments;
 }
 
 /** The compute domain services. */

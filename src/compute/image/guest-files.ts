@@ -111,7 +111,10 @@ while true; do
   disks=
   for dev in /sys/block/vd*; do
     [ -e "$dev" ] || continue
-    disks="$disks \${dev##*/}=$(cat "$dev/serial" 2>/dev/null)"
+    serial=$(cat "$dev/serial" 2>/dev/null)
+    # The 20-byte virtio serial drops the id's dash (vol0ab…); print the volume id as EC2 names it.
+    case "$serial" in vol[0-9a-f]*) serial="vol-\${serial#vol}" ;; esac
+    disks="$disks \${dev##*/}=$serial"
   done
   if [ "$disks" != "$last" ]; then
     echo "${DISKS_MARKER}\${disks:- none}"

@@ -13,6 +13,7 @@ import {
   truncate,
   writeFile,
 } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -45,6 +46,17 @@ async function missingTool(): Promise<string | null> {
     () => null,
     (error: Error) => error.message,
   );
+}
+
+/** Whether something accepts a TCP connection on host:port (QEMU's hostfwd listener). */
+function tcpAccepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
 }
 
 async function qemuProcessesOf(instanceId: string): Promise<string[]> {
@@ -109,6 +121,7 @@ vmDriverConformance('qemu (TCG, demo image over qemu-nbd)', async () => {
         left.push(`state dir ${instanceDir}`);
       return left;
     },
+    forwardOpen: (_instanceId, forward) => tcpAccepts(forward.hostIp, forward.port),
     bootTimeoutMs: 60_000,
     cleanup: async () => {
       for (const server of servers) server.kill('SIGKILL');
