@@ -16,7 +16,7 @@ import { INSTANCE_MARKER, USER_DATA_MARKER } from '../compute/image/guest-files.
 import { createQemuDriver } from '../compute/qemu/qemu-driver.ts';
 import { serveFileWithQemuNbd } from '../compute/testing-disks.ts';
 import { missingTool } from '../compute/testing-tools.ts';
-import type { VmDriver } from '../compute/vm-driver.ts';
+import { ec2SystemUuid, type VmDriver } from '../compute/vm-driver.ts';
 import type { InstanceMetadata } from '../metadata/metadata.ts';
 import { instance } from '../metadata/testing/instance-metadata.ts';
 import { parseIpv4 } from '../network/frames.ts';
@@ -121,14 +121,17 @@ test(
 
     const driver: VmDriver = createQemuDriver({ stateDir: join(dir, 'data'), accelerator: 'tcg' });
     cleanups.push(() => driver.close());
-    const network = new InstanceNetworking({
-      directory: join(dir, 'net'),
-      driver,
-      source: { networkOf: async (id) => networks.get(id) },
-      metadata: async (id) => metadata.get(id),
-      secret: randomBytes(32),
-      logger: silentLogger,
-    });
+    const networking = () =>
+      new InstanceNetworking({
+        directory: join(dir, 'net'),
+        driver,
+        source: { networkOf: async (id) => networks.get(id) },
+        metadata: async (id) => metadata.get(id),
+        secret,
+        logger: silentLogger,
+      });
+    const secret = randomBytes(32);
+    let network = networking();
     cleanups.push(() => network.close());
 
     const boot = async (id: string) => {
@@ -191,9 +194,17 @@ test(
     await consoleMatch(idA, /user data says hello/);
     assert.equal((await consoleMatch(idA, new RegExp(`${USER_DATA_MARKER}(\\d+)`)))[1], '0');
 
-    const hello = await ssh(idA, 'echo "hello from $(hostname)"; cat /sys/class/dmi/id/sys_vendor');
+    const dmi = ['sys_vendor', 'product_name', 'product_uuid', 'product_serial'];
+    const hello = await ssh(
+      idA,
+      `echo "hello from $(hostname)"; cd /sys/class/dmi/id && cat ${dmi.join(' ')}`,
+    );
     assert.equal(hello.code, 0, `ssh works with the key IMDS served: ${hello.stderr}`);
-    assert.deepEqual(hello.stdout.trim().split('\n'), ['hello from ip-172-31-0-11', 'Amazon EC2']);
+    assert.deepEqual(
+      hello.stdout.trim().split('\n'),
+      ['hello from ip-172-31-0-11', 'Amazon EC2', 't3.micro', ec2SystemUuid(idA), ec2SystemUuid(idA)],
+      'the DHCP host name, and the SMBIOS fields cloud-init checks for EC2',
+    );
 
     const token = `t=$(strata-imds PUT /latest/api/token 'X-aws-ec2-metadata-token-ttl-seconds: 60\\r\\n')`;
     const v2 = await ssh(
@@ -238,6 +249,27 @@ test(
     await setIngress([ssh22, web8080]);
     const back = await ssh(idA, 'echo back');
     assert.equal(back.stdout.trim(), 'back', `authorized again, ssh works: ${back.stderr}`);
+
+    // A daemon restart: its switches and channels go, the VMs run on; the next daemon adopts them, and
+    // QEMU, listening on the NIC sockets, takes its new connections.
+    await network.close();
+    network = networking();
+    for (const id of [idA, idB]) await network.adopted(id);
+    const adopted = await ssh(
+      idA,
+      `${token}; strata-imds GET /latest/meta-data/local-ipv4 "X-aws-ec2-metadata-token: $t\\r\\n"`,
+    );
+    assert.equal(
+      adopted.stdout.trim(),
+      '172.31.0.11',
+      `after a restart: ssh, and IMDS in the guest: ${adopted.stderr}`,
+    );
+    const neighbour = await ssh(idB, get('172.31.0.11', 8080));
+    assert.equal(
+      neighbour.stdout,
+      'server-8080\n.\n',
+      `after a restart, the switch again: ${neighbour.stderr}`,
+    );
     t.diagnostic(`two guests, boot to last check: ${Math.round((Date.now() - started) / 1000)} s`);
   },
 );

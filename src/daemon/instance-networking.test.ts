@@ -1,6 +1,7 @@
 // Instance networking composed over the fake driver, without QEMU: prepare gives a NIC and opens the
 // instance's metadata channel; started connects the switch to the sockets the "VM" listens on; changed()
-// moves public forwards on the running VM; release takes it all down; an instance without a network gets none.
+// moves public forwards on the running VM; a restarted daemon adopts it; release takes it all down; an
+// instance without a network gets none.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -58,14 +59,17 @@ test('prepare, started, changed and release over the fake driver', async (t) => 
   };
   const host = new FakeHost();
   const driver = createFakeDriver({ host });
-  const networking = new InstanceNetworking({
-    directory: join(dir, 'net'),
-    driver,
-    source: { networkOf: async (instanceId) => (instanceId === id ? network : undefined) },
-    metadata: async (instanceId) => (instanceId === id ? instance(id, '172.31.16.5') : undefined),
-    secret: randomBytes(32),
-    logger: silentLogger,
-  });
+  const compose = () =>
+    new InstanceNetworking({
+      directory: join(dir, 'net'),
+      driver,
+      source: { networkOf: async (instanceId) => (instanceId === id ? network : undefined) },
+      metadata: async (instanceId) => (instanceId === id ? instance(id, '172.31.16.5') : undefined),
+      secret,
+      logger: silentLogger,
+    });
+  const secret = randomBytes(32);
+  let networking = compose();
   t.after(() => networking.close());
 
   assert.equal(await networking.prepare('i-0000000000000dead'), undefined, 'no network, no NIC');
@@ -102,6 +106,35 @@ test('prepare, started, changed and release over the fake driver', async (t) => 
   networking.changed();
   await networking.settled();
   assert.deepEqual(host.vms.get(id)!.forwards, [], 'no public address, no forwards');
+
+  // A daemon restart: the next daemon's networking adopts the running VM and connects again.
+  await networking.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(
+    host.vms.get(id)!.nicSockets.map((socket) => socket.connections.size),
+    [0, 0],
+  );
+  network = { ...network, publicIp: '127.100.3.6' };
+  networking = compose();
+  await networking.adopted(id);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(
+    host.vms.get(id)!.nicSockets.map((socket) => socket.connections.size),
+    [1, 1],
+  );
+  assert.deepEqual(
+    host.vms.get(id)!.forwards,
+    [
+      { protocol: 'tcp', hostIp: '127.100.3.6', port: 22 },
+      { protocol: 'tcp', hostIp: '127.100.3.6', port: 443 },
+    ],
+    'adopt brings the forwards up to date',
+  );
+  assert.deepEqual(
+    await imdsGet(imdsPath, '/latest/meta-data/instance-id'),
+    { status: 200, body: id },
+    'the metadata channel listens again at its path',
+  );
 
   await driver.destroy(id);
   await networking.release(id);
