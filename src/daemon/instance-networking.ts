@@ -3,7 +3,7 @@
 // public forwards. The lifecycle drives it through NetworkAttachments; cloud/ calls NetworkRefresh.changed()
 // after any change to rules, addresses or metadata options, and running VMs follow without a restart.
 import { createHmac } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Logger } from '../base/log.ts';
 import type { NetworkAttachments } from '../cloud/instances/network-attachments.ts';
 import type { PortForward, VmDriver, VmNic } from '../compute/vm-driver.ts';
@@ -35,6 +35,9 @@ export class InstanceNetworking implements NetworkAttachments, NetworkRefresh {
   readonly #host: NetworkHost;
   readonly #handler: ReturnType<typeof createImdsHandler>;
   readonly #channels = new Map<string, ImdsChannel>();
+  /** Ports below this cannot be bound by this process (QEMU runs as the daemon's user). */
+  readonly #lowestBindablePort = lowestBindablePort();
+  #warnedLowPorts = false;
   /** One refresh at a time; a change during one runs one more after it. */
   #refreshing: Promise<void> | null = null;
   #again = false;
@@ -73,7 +76,7 @@ export class InstanceNetworking implements NetworkAttachments, NetworkRefresh {
         nicSocketPath: hosted.socketPaths.nic,
         uplinkSocketPath: hosted.socketPaths.uplink,
         metadataCommand: `socat STDIO UNIX-CONNECT:${channel.path}`,
-        hostForwards: portForwards(hosted),
+        hostForwards: this.#forwards(hosted),
       };
     } catch (error) {
       await this.release(instanceId);
@@ -85,7 +88,7 @@ export class InstanceNetworking implements NetworkAttachments, NetworkRefresh {
     await this.#host.connect(instanceId);
     // A refresh between prepare and spawn could not reach the VM yet: bring its forwards up to date.
     const hosted = this.#host.instance(instanceId);
-    if (hosted !== undefined) await this.#options.driver.setHostForwards(instanceId, portForwards(hosted));
+    if (hosted !== undefined) await this.#options.driver.setHostForwards(instanceId, this.#forwards(hosted));
   }
 
   async adopted(instanceId: string): Promise<void> {
@@ -125,7 +128,7 @@ export class InstanceNetworking implements NetworkAttachments, NetworkRefresh {
     try {
       for (const [instanceId, hosted] of await this.#host.refresh()) {
         await this.#options.driver
-          .setHostForwards(instanceId, portForwards(hosted))
+          .setHostForwards(instanceId, this.#forwards(hosted))
           .catch((error: unknown) => {
             this.#options.logger.warn({ err: error, instanceId }, 'cannot update public forwards');
           });
@@ -133,6 +136,21 @@ export class InstanceNetworking implements NetworkAttachments, NetworkRefresh {
     } catch (error) {
       this.#options.logger.error({ err: error }, 'network refresh failed');
     }
+  }
+
+  // A forward QEMU cannot bind would fail the VM's start: ports the daemon's user may not bind are left out,
+  // with one warning (docs/networking.md).
+  #forwards(hosted: HostedInstance): PortForward[] {
+    const all = portForwards(hosted);
+    const bindable = all.filter((forward) => forward.port >= this.#lowestBindablePort);
+    if (bindable.length < all.length && !this.#warnedLowPorts) {
+      this.#warnedLowPorts = true;
+      this.#options.logger.warn(
+        { lowestBindablePort: this.#lowestBindablePort },
+        'public ports below net.ipv4.ip_unprivileged_port_start are not forwarded: run the daemon as root, or lower that sysctl',
+      );
+    }
+    return bindable;
   }
 
   /** Disconnects everything (daemon shutdown); VMs keep running and are adopted by the next daemon. */
@@ -148,4 +166,14 @@ function portForwards(hosted: HostedInstance): PortForward[] {
   const hostIp = hosted.network.publicIp;
   if (hostIp === undefined) return [];
   return hosted.publicPorts.map((p) => ({ protocol: p.protocol, hostIp, port: p.port }));
+}
+
+// Root binds any port; anyone else from net.ipv4.ip_unprivileged_port_start (1024 unless lowered).
+function lowestBindablePort(): number {
+  if (process.getuid?.() === 0) return 1;
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim()) || 1024;
+  } catch {
+    return 1024;
+  }
 }
