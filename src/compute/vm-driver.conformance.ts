@@ -3,11 +3,15 @@
 // run stays lean: spawn, hot-plug, reboots, adopt and power off happen to the same guest.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freeLocalPort } from '../base/free-port.ts';
 import { BOOT_MARKER, DISKS_MARKER } from './image/guest-files.ts';
 import {
-  guestSerial,
   VmDriverError,
   type DiskSpec,
+  type PortForward,
   type VmDriver,
   type VmEvent,
   type VmSpec,
@@ -27,6 +31,8 @@ export interface ConformanceHarness {
   reopen(): Promise<VmDriver>;
   /** Anything of `instanceId` left behind on the host (processes, files), described; [] when clean. */
   leftovers(instanceId: string): Promise<string[]>;
+  /** Whether the host reaches `forward` of a running VM now (QEMU: a TCP connect is accepted). */
+  forwardOpen(instanceId: string, forward: PortForward): Promise<boolean>;
   /** Upper bound for one guest boot to its marker. */
   readonly bootTimeoutMs: number;
   /** Stops what the harness started (disk servers, temp dirs); VMs are destroyed by the suite. */
@@ -120,7 +126,7 @@ function conformanceCase(suite: Suite, name: string, body: Case): void {
 
 const declaresCapabilities: Case = async ({ driver }) => {
   const capabilities = await driver.capabilities();
-  const keys = ['hotPlug', 'reboot', 'console', 'kvm', 'uefi', 'adopt', 'pause', 'sshForward'] as const;
+  const keys = ['hotPlug', 'reboot', 'console', 'kvm', 'uefi', 'adopt', 'pause', 'network'] as const;
   for (const key of keys) assert.equal(typeof capabilities[key], 'boolean', `capability ${key}`);
 };
 
@@ -143,7 +149,7 @@ const spawnBoots: Case = async (suite, harness) => {
     harness.bootTimeoutMs,
     async () => lastDisks(await suite.console(vmA)) ?? undefined,
   );
-  assert.deepEqual(disks, { vda: guestSerial(rootA) });
+  assert.deepEqual(disks, { vda: rootA });
   await assert.rejects(driver.spawn(spec(vmA, [root])), (error: VmDriverError) => error.code === 'exists');
 };
 
@@ -155,7 +161,7 @@ const attachShowsDisk: Case = async (suite, harness, t) => {
     const seen = lastDisks(await suite.console(vmA));
     return seen?.vdb === undefined ? undefined : seen;
   });
-  assert.deepEqual(disks, { vda: guestSerial(rootA), vdb: guestSerial(dataA) });
+  assert.deepEqual(disks, { vda: rootA, vdb: dataA });
   assert.deepEqual((await driver.list()).find((vm) => vm.instanceId === vmA)?.diskSerials, [rootA, dataA]);
   await assert.rejects(
     driver.attachVolume(vmA, await harness.dataDisk(dataA)),
@@ -171,7 +177,7 @@ const detachRemovesDisk: Case = async (suite, harness, t) => {
     const seen = lastDisks(await suite.console(vmA));
     return seen === null || seen.vdb !== undefined ? undefined : seen;
   });
-  assert.deepEqual(disks, { vda: guestSerial(rootA) });
+  assert.deepEqual(disks, { vda: rootA });
   await assert.rejects(
     driver.detachVolume(vmA, dataA),
     (error: VmDriverError) => error.code === 'disk-not-found',
@@ -190,7 +196,7 @@ const pauseFreezesGuest: Case = async (suite, harness, t) => {
   assert.equal(lastDisks(await suite.console(vmA))?.vdb, undefined, 'a paused guest saw the hot-plug');
   await driver.resume(vmA);
   await waitFor('vdb after resume', harness.bootTimeoutMs, async () =>
-    lastDisks(await suite.console(vmA))?.vdb === guestSerial(dataA) ? true : undefined,
+    lastDisks(await suite.console(vmA))?.vdb === dataA ? true : undefined,
   );
   await driver.detachVolume(vmA, dataA);
   await waitFor('vdb gone again', harness.bootTimeoutMs, async () =>
@@ -262,6 +268,53 @@ const guestPowerOff: Case = async (suite, harness) => {
   assert.deepEqual(await harness.leftovers(vmB), []);
 };
 
+const nicForwards: Case = async (suite, harness, t) => {
+  const { driver } = suite;
+  if (!(await driver.capabilities()).network) return t.skip('the driver has no network capability');
+  const vmN = id('e1');
+  const sockets = await mkdtemp(join(tmpdir(), 'strata-nic-'));
+  t.after(() => rm(sockets, { recursive: true, force: true }));
+  const forward = async (host: string): Promise<PortForward> => ({
+    protocol: 'tcp',
+    hostIp: host,
+    port: await freeLocalPort(host),
+  });
+  const first = await forward('127.100.254.1');
+  const second = await forward('127.100.254.2');
+  // A blank root: the guest never boots, and the host side of the NIC is all this case looks at.
+  const root = { ...(await harness.dataDisk('vol-0000000000000e001')), bootIndex: 0 };
+  await driver.spawn({
+    ...spec(vmN, [root]),
+    instanceType: 't3.micro',
+    nic: {
+      mac: '02:00:00:00:0e:01',
+      subnetCidr: '172.31.0.0/20',
+      privateIp: '172.31.0.14',
+      hostname: 'ip-172-31-0-14',
+      nicSocketPath: join(sockets, 'nic.sock'),
+      uplinkSocketPath: join(sockets, 'uplink.sock'),
+      metadataCommand: 'true',
+      hostForwards: [first],
+    },
+  });
+  suite.spawned.add(vmN);
+  for (const name of ['nic.sock', 'uplink.sock'])
+    assert.ok((await stat(join(sockets, name))).isSocket(), `the driver listens on ${name}`);
+  assert.ok(await harness.forwardOpen(vmN, first), 'the forward given at spawn is open');
+  await driver.setHostForwards(vmN, [second]);
+  assert.ok(!(await harness.forwardOpen(vmN, first)), 'a forward taken away is closed');
+  assert.ok(await harness.forwardOpen(vmN, second), 'a forward added is open');
+  await driver.setHostForwards(vmN, [second]);
+  assert.ok(await harness.forwardOpen(vmN, second), 'setting the same forwards again changes nothing');
+  await assert.rejects(
+    driver.setHostForwards(id('dead'), []),
+    (error: VmDriverError) => error.code === 'not-found',
+  );
+  await driver.destroy(vmN);
+  suite.spawned.delete(vmN);
+  assert.deepEqual(await harness.leftovers(vmN), []);
+};
+
 const destroyMissing: Case = async ({ driver }) => {
   await driver.destroy(id('dead'));
   assert.ok(!(await driver.list()).some((vm) => vm.instanceId === id('dead')));
@@ -312,6 +365,7 @@ export function vmDriverConformance(name: string, setup: () => Promise<Conforman
       ['restart: a new driver on the same state adopts the running VM', restartAdopts],
       ['powerOff: the guest stops, a stopped event says host, the console stays readable', powerOffStops],
       ['a guest that powers itself off (user data) is reported with reason guest', guestPowerOff],
+      ['a NIC: the driver listens on its sockets, and setHostForwards changes forwards live', nicForwards],
       ['destroying a missing instance succeeds', destroyMissing],
       ['a failed spawn (unreachable NBD socket) leaves nothing behind', failedSpawnCleans],
     ];

@@ -27,6 +27,35 @@ export type DiskSpec =
       readonly bootIndex?: number;
     };
 
+/** One public port forward: `hostIp:port` on the host reaches the same port of the guest's private IP. */
+export interface PortForward {
+  readonly protocol: 'tcp' | 'udp';
+  /** The instance's public address, a loopback address such as 127.100.0.7 (docs/networking.md). */
+  readonly hostIp: string;
+  readonly port: number;
+}
+
+/**
+ * The instance's network interface on its VPC switch (docs/networking.md). QEMU listens on the two unix
+ * sockets and the daemon's switch connects to them, after spawn and again after a daemon restart.
+ */
+export interface VmNic {
+  /** Lower-case `02:xx:xx:xx:xx:xx`. */
+  readonly mac: string;
+  /** The subnet's CIDR block (`172.31.16.0/20`): the guest's DHCP network. */
+  readonly subnetCidr: string;
+  /** The address DHCP hands the guest. */
+  readonly privateIp: string;
+  /** The DHCP host name (the private DNS name's first label). */
+  readonly hostname: string;
+  readonly nicSocketPath: string;
+  readonly uplinkSocketPath: string;
+  /** Run once per guest connection to 169.254.169.254:80; its stdin and stdout are the connection. */
+  readonly metadataCommand: string;
+  /** The public forwards at start; setHostForwards changes them later. */
+  readonly hostForwards: readonly PortForward[];
+}
+
 /** Firmware the VM boots with; `uefi` only where the driver's capabilities say so. */
 export type BootMode = 'bios' | 'uefi';
 
@@ -38,9 +67,14 @@ export interface VmSpec {
   readonly memoryMiB: number;
   /** Root device first, with bootIndex 0; then data disks in attach order. */
   readonly disks: readonly DiskSpec[];
-  /** 127.0.0.1 port forwarded to guest port 22; omitted for no forward. */
-  readonly sshHostPort?: number;
-  /** Raw user data, handed to the guest through fw_cfg `opt/strata/user-data`. */
+  /** The NIC; omitted for a VM without a network. */
+  readonly nic?: VmNic;
+  /** The EC2 instance type, which the guest reads as its SMBIOS product name (cloud-init's EC2 check). */
+  readonly instanceType?: string;
+  /**
+   * Raw user data for a VM without a NIC (fake driver, driver tests): QEMU hands it over fw_cfg
+   * `opt/strata/user-data`. A guest with a NIC reads its user data from the metadata service instead.
+   */
   readonly userData?: Uint8Array;
   /** Defaults to 'bios'. */
   readonly bootMode?: BootMode;
@@ -62,8 +96,8 @@ export interface DriverCapabilities {
   readonly adopt: boolean;
   /** pause/resume freeze and thaw a running VM (crash-consistent snapshots of all its volumes). */
   readonly pause: boolean;
-  /** `sshHostPort` is honoured: 127.0.0.1:port on the host reaches the guest's port 22. */
-  readonly sshForward: boolean;
+  /** `nic` is honoured (QEMU listens on its sockets) and setHostForwards changes a running VM's forwards. */
+  readonly network: boolean;
 }
 
 /** Why a VM stopped: the guest powered off, the host asked (powerOff/destroy), or it died unasked. */
@@ -172,6 +206,13 @@ export interface VmDriver {
   /** Thaws a paused VM; resuming a running one succeeds. A missing instance: 'not-found'. */
   resume(instanceId: string): Promise<void>;
   /**
+   * Replaces the public forwards of a running VM (security group or address change), without a restart.
+   * After success: exactly `forwards` are open; a port no longer listed refuses new connections. After
+   * failure ('hypervisor'), the previous set may be partly applied; calling again converges. A missing
+   * instance: 'not-found'; a driver without the `network` capability: 'unsupported'.
+   */
+  setHostForwards(instanceId: string, forwards: readonly PortForward[]): Promise<void>;
+  /**
    * The tail (at most limits.consoleBytesMax) of the serial console of a running or stopped (not destroyed)
    * instance; '' when the guest has not printed yet. An instance never spawned or destroyed: 'not-found'.
    */
@@ -188,6 +229,19 @@ export interface VmDriver {
   onEvent(listener: (event: VmEvent) => void): () => void;
   /** Releases the driver's own resources (sockets, watchers) without stopping any VM. */
   close(): Promise<void>;
+}
+
+/**
+ * The SMBIOS system UUID (and serial) of an instance: stable per instance id and starting with `ec2`, which
+ * is what cloud-init's ds-identify and DataSourceEc2 look for (with the manufacturer "Amazon EC2").
+ */
+export function ec2SystemUuid(instanceId: string): string {
+  const hex = instanceId
+    .replace(/[^0-9a-f]/g, '')
+    .padStart(29, '0')
+    .slice(-29);
+  const digits = `ec2${hex}`;
+  return `${digits.slice(0, 8)}-${digits.slice(8, 12)}-${digits.slice(12, 16)}-${digits.slice(16, 20)}-${digits.slice(20)}`;
 }
 
 /**

@@ -38,6 +38,9 @@ import { startAdminSocket, type AdminVerb } from './admin-socket.ts';
 import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/ebs/snapshot-archive.ts';
 import { openSnapshotStore } from '../objectstore/open-snapshot-store.ts';
 import type { SnapshotStore, SnapshotStoreConfig } from '../objectstore/snapshot-store.ts';
+import type { InstanceNetworkSource, NetworkRefresh } from '../network/instance-network.ts';
+import type { MetadataSource } from '../metadata/metadata.ts';
+import { InstanceNetworking } from './instance-networking.ts';
 
 /** A host and port. */
 export interface ListenAddress {
@@ -82,6 +85,10 @@ export interface DaemonOptions {
   readonly snapshotStore?: SnapshotStoreConfig | SnapshotStore;
   /** Archive tuning (retry deadline, GC grace, chunks in flight). */
   readonly snapshotArchive?: SnapshotArchiveSettings;
+  /** Instances' networks, when not cloud/'s own (tests); see `networkPorts`. */
+  readonly networkSource?: InstanceNetworkSource;
+  /** Instances' metadata, when not cloud/'s own (tests); see `networkPorts`. */
+  readonly metadataSource?: MetadataSource;
 }
 
 /** A running daemon. */
@@ -91,6 +98,8 @@ export interface Daemon {
   readonly endpoint: string;
   /** The admin account's key (written to `<data-dir>/credentials`). */
   readonly admin: AccessKey;
+  /** Instance networking, when it runs: changed() applies rule, address and metadata option changes. */
+  readonly network: (NetworkRefresh & { settled(): Promise<void> }) | undefined;
   /** Stops accepting, finishes in-flight requests, closes NBD, the store and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -125,7 +134,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     closers.push(() => nbd.close());
     const archive = target === undefined ? undefined : openArchive(options, database, store, target, lazy);
-    const cloud = composeCloud(options, dataDir, database, store, nbd, secrets, archive);
+    const driver =
+      options.vmDriver ?? createVmDriver(options.hypervisor ?? 'qemu', { dataDir, logger: options.logger });
+    const network = instanceNetworking(options, dataDir, driver, () => cloud);
+    if (network !== undefined) closers.push(() => network.close());
+    const cloud = composeCloud(options, dataDir, database, store, nbd, secrets, archive, driver, network);
     closers.push(() => cloud.ebs.close());
     await cloud.ebs.recover();
     closers.push(() => Promise.resolve(cloud.ebsDirect.close()));
@@ -154,11 +167,42 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     cloud.endpoint = endpoint;
     writeCredentialsFiles(dataDir, admin.key, cloud.regions.region, endpoint);
     logStarted(options, cloud, endpoint, nbd, admin.created ? admin.key.accessKeyId : undefined);
-    return { cloud, endpoint, admin: admin.key, close: closeAll };
+    return { cloud, endpoint, admin: admin.key, network, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * The one place cloud/'s networking ports are wired: InstanceNetworkSource (VPCs, groups, addresses) and
+ * MetadataSource (IMDS). `cloud()` is the composed Cloud, ready by the time an instance starts.
+ */
+function networkPorts(
+  options: DaemonOptions,
+  _cloud: () => Cloud,
+): { source: InstanceNetworkSource; metadata: MetadataSource } | undefined {
+  if (options.networkSource === undefined) return undefined;
+  return { source: options.networkSource, metadata: options.metadataSource ?? (async () => undefined) };
+}
+
+// Switches, metadata channels and public forwards for instances, when the network ports are wired.
+function instanceNetworking(
+  options: DaemonOptions,
+  dataDir: string,
+  driver: VmDriver,
+  cloud: () => Cloud,
+): InstanceNetworking | undefined {
+  const ports = networkPorts(options, cloud);
+  if (ports === undefined) return undefined;
+  return new InstanceNetworking({
+    directory: join(dataDir, 'network'),
+    driver,
+    source: { networkOf: (instanceId) => ports.source.networkOf(instanceId) },
+    metadata: (instanceId) => ports.metadata(instanceId),
+    secret: loadOrCreateKeyFile(join(dataDir, 'imds.key')),
+    logger: options.logger,
+  });
 }
 
 // The pool; with an archive, wrapped so that snapshots brought back from there read through to it (lazy restore).
@@ -234,6 +278,8 @@ function composeCloud(
   nbd: NbdServer,
   secrets: SecretBox,
   archive: SnapshotArchive | undefined,
+  driver: VmDriver,
+  network: InstanceNetworking | undefined,
 ): Mutable<Cloud> {
   const regions = createRegions(options.region, options.zones);
   const ebs = createEbs({
@@ -278,8 +324,8 @@ function composeCloud(
       regions,
       dataDir,
       logger: options.logger,
-      driver:
-        options.vmDriver ?? createVmDriver(options.hypervisor ?? 'qemu', { dataDir, logger: options.logger }),
+      driver,
+      ...(network !== undefined ? { network } : {}),
     }),
     hypervisor: options.hypervisor ?? 'qemu',
     // Set once the API port is bound (port 0 picks one), before any request is served.

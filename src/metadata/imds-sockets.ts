@@ -2,6 +2,7 @@
 // instance's QEMU relays its guest's connections to 169.254.169.254:80 here (docs/networking.md), so the
 // socket a request arrives on is the instance's identity.
 import { createServer, type Server } from 'node:http';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assert } from '../base/assert.ts';
 import { listenPrivateSocket } from '../base/private-socket.ts';
@@ -42,10 +43,13 @@ export async function listenImdsChannel(
   await listenPrivateSocket(server, path);
   return {
     path,
-    close: () =>
-      new Promise<void>((resolve) => {
+    async close() {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      // Bound under a temporary name and renamed (private-socket.ts), so close() does not unlink it.
+      await rm(path, { force: true });
+    },
   };
 }

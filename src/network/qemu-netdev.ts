@@ -1,5 +1,8 @@
 // The QEMU arguments that put one instance NIC on its VPC switch: the NIC on one stream socket, and the
-// instance's own libslirp (router, DHCP, metadata relay, public forwards) behind a hub on the other.
+// instance's own libslirp (router, DHCP, metadata relay, public forwards) behind a hub on the other. QEMU
+// listens on both sockets and the daemon connects: QEMU 7.2's stream netdev has no `reconnect=` as a
+// client, but as a server it accepts the next connection when one closes, so a restarted daemon simply
+// connects again (switch-sockets.ts).
 import { assert } from '../base/assert.ts';
 import { formatIpv4, type Ipv4 } from './frames.ts';
 import { cidrContains, type Cidr } from './security-filter.ts';
@@ -17,7 +20,7 @@ export interface NetdevSpec {
   readonly mac: string;
   readonly subnet: Cidr;
   readonly privateIp: Ipv4;
-  /** Unix sockets the daemon listens on for this instance (switch-sockets.ts). */
+  /** Unix sockets QEMU listens on for this instance; the daemon connects (switch-sockets.ts). */
   readonly nicSocketPath: string;
   readonly uplinkSocketPath: string;
   /** Run once per guest connection to the metadata relay; its stdin and stdout are the connection. */
@@ -31,13 +34,19 @@ export const SLIRP_NETDEV_ID = 'uplink0';
 
 /** The `hostfwd` rule text of one forward, as `-netdev user` and `hostfwd_add` take it. */
 export function hostForwardRule(forward: HostForward, privateIp: Ipv4): string {
-  return `${forward.protocol}:${formatIpv4(forward.publicIp)}:${forward.port}-${formatIpv4(privateIp)}:${forward.port}`;
+  return `${hostForwardKey(forward)}-${formatIpv4(privateIp)}:${forward.port}`;
 }
 
-/** `-netdev`/`-device` arguments for the NIC; QEMU connects to both sockets at start. */
+/** `hostfwd_remove`'s name of a forward: `tcp:127.100.0.7:22`. */
+export function hostForwardKey(forward: HostForward): string {
+  return `${forward.protocol}:${formatIpv4(forward.publicIp)}:${forward.port}`;
+}
+
+/** `-netdev`/`-device` arguments for the NIC; QEMU listens on both sockets from start. */
 export function netdevArgs(spec: NetdevSpec): string[] {
   assert(cidrContains(spec.subnet, spec.privateIp), 'netdevArgs: private IP outside the subnet');
-  assert(!spec.metadataCommand.includes(','), 'netdevArgs: the metadata command cannot hold a comma');
+  for (const text of [spec.metadataCommand, spec.nicSocketPath, spec.uplinkSocketPath])
+    assert(!text.includes(','), `netdevArgs: QEMU options cannot hold a comma: ${text}`);
   const reserved = reservedAddresses(spec.subnet);
   const slirp = [
     `user,id=${SLIRP_NETDEV_ID}`,
@@ -50,7 +59,7 @@ export function netdevArgs(spec: NetdevSpec): string[] {
     `guestfwd=tcp:${formatIpv4(reserved.metadataRelay)}:80-cmd:${spec.metadataCommand}`,
     ...spec.hostForwards.map((forward) => `hostfwd=${hostForwardRule(forward, spec.privateIp)}`),
   ].join(',');
-  const stream = (id: string, path: string) => `stream,id=${id},server=off,addr.type=unix,addr.path=${path}`;
+  const stream = (id: string, path: string) => `stream,id=${id},server=on,addr.type=unix,addr.path=${path}`;
   return [
     '-netdev',
     slirp,

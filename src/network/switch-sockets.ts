@@ -1,11 +1,15 @@
-// The daemon's side of an instance's two QEMU stream netdevs: a private unix socket per port role, whose
-// one live connection is the port on the VPC switch. A QEMU that reconnects (after a daemon restart, say)
-// replaces the previous connection.
+// The daemon's side of an instance's two QEMU stream netdevs. QEMU listens on a unix socket per port role
+// (qemu-netdev.ts) and the daemon connects; the one live connection is the port on the VPC switch. After a
+// daemon restart the new daemon connects again, and QEMU, which accepts a new client once the old one is
+// gone, puts the running guest back on the switch.
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { listenPrivateSocket } from '../base/private-socket.ts';
 import { StreamPort } from './stream-port.ts';
 import type { PortRole, VpcSwitch } from './vpc-switch.ts';
+
+/** How long a connect keeps retrying while QEMU has not created its socket yet. */
+const CONNECT_TIMEOUT_MS = 10_000;
+const CONNECT_RETRY_MS = 50;
 
 /** The socket paths of one instance's ports under `directory`. */
 export function switchSocketPaths(directory: string, instanceId: string): Record<PortRole, string> {
@@ -15,43 +19,59 @@ export function switchSocketPaths(directory: string, instanceId: string): Record
   };
 }
 
-/** Listening sockets of one instance; close() stops listening and disconnects both ports. */
+/** The connections of one instance's ports; close() disconnects both. */
 export interface SwitchSockets {
   readonly paths: Record<PortRole, string>;
   close(): Promise<void>;
 }
 
-/** Listens for `instanceId`'s NIC and uplink under `directory` and wires what connects into `vpc`. */
-export async function listenSwitchSockets(
+/** Connects `instanceId`'s NIC and uplink, whose QEMU listens on `paths`, to `vpc` (configured first). */
+export async function connectSwitchSockets(
   vpc: VpcSwitch,
-  directory: string,
+  paths: Record<PortRole, string>,
   instanceId: string,
 ): Promise<SwitchSockets> {
-  const paths = switchSocketPaths(directory, instanceId);
-  const live = new Map<PortRole, StreamPort>();
-  const servers = (['nic', 'uplink'] as const).map((role) => {
-    const server = net.createServer((socket) => {
-      live.get(role)?.close();
-      const port = new StreamPort(socket);
-      live.set(role, port);
+  const ports: StreamPort[] = [];
+  try {
+    for (const role of ['nic', 'uplink'] as const) {
+      const port = new StreamPort(await connectWithRetry(paths[role]));
+      ports.push(port);
       port.onFrame = (frame) => vpc.receive(instanceId, role, frame);
-      port.onClose = () => {
-        if (live.get(role) !== port) return;
-        live.delete(role);
-        vpc.connect(instanceId, role, undefined);
-      };
+      port.onClose = () => vpc.disconnectPort(instanceId, role, port);
       vpc.connect(instanceId, role, port);
-    });
-    return { role, server };
-  });
-  for (const { role, server } of servers) await listenPrivateSocket(server, paths[role]);
+    }
+  } catch (error) {
+    for (const port of ports) port.close();
+    throw error;
+  }
   return {
     paths,
     async close() {
-      for (const port of live.values()) port.close();
-      await Promise.all(
-        servers.map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))),
-      );
+      for (const port of ports) port.close();
     },
   };
+}
+
+async function connectWithRetry(path: string): Promise<net.Socket> {
+  const deadline = Date.now() + CONNECT_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return await connectOnce(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, CONNECT_RETRY_MS));
+    }
+  }
+}
+
+function connectOnce(path: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ path });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+  });
 }

@@ -19,7 +19,7 @@ import { SessionTokens } from '../metadata/session-tokens.ts';
 import { instance } from '../metadata/testing/instance-metadata.ts';
 import type { InstanceMetadata } from '../metadata/metadata.ts';
 import { formatIpv4, parseIpv4, type Ipv4 } from './frames.ts';
-import { listenSwitchSockets } from './switch-sockets.ts';
+import { connectSwitchSockets, switchSocketPaths } from './switch-sockets.ts';
 import { parseCidr, type PermissionRule } from './security-filter.ts';
 import { netdevArgs } from './qemu-netdev.ts';
 import { VpcSwitch, type InterfaceConfig } from './vpc-switch.ts';
@@ -166,12 +166,9 @@ test(
       };
       vpc.configure(config);
       metadata.set(instanceId, instance(instanceId, privateIp));
-      const sockets = await listenSwitchSockets(vpc, work, instanceId);
+      const paths = switchSocketPaths(work, instanceId);
       const channel = await listenImdsChannel(imds, work, instanceId);
-      closers.push(
-        () => sockets.close(),
-        () => channel.close(),
-      );
+      closers.push(() => channel.close());
       const consolePath = join(work, `${instanceId}.console`);
       const args = [
         '-nodefaults',
@@ -196,14 +193,17 @@ test(
           mac,
           subnet,
           privateIp: ip(privateIp),
-          nicSocketPath: sockets.paths.nic,
-          uplinkSocketPath: sockets.paths.uplink,
+          nicSocketPath: paths.nic,
+          uplinkSocketPath: paths.uplink,
           metadataCommand: `socat STDIO UNIX-CONNECT:${channel.path}`,
           hostForwards: publicPorts.map((port) => ({ protocol: 'tcp', publicIp, port })),
         }),
       ];
       const vm = { qemu: spawn('qemu-system-x86_64', args, { stdio: 'ignore' }), consolePath };
       vms.push(vm);
+      // QEMU listens on the two sockets; the switch connects once they exist.
+      const sockets = await connectSwitchSockets(vpc, paths, instanceId);
+      closers.push(() => sockets.close());
       return vm;
     };
 

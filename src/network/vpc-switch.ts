@@ -103,6 +103,17 @@ export class VpcSwitch {
     attachment[role] = port;
   }
 
+  /** Disconnects `port` if it is still the instance's `role` port (a newer connection may have replaced it). */
+  disconnectPort(instanceId: string, role: PortRole, port: FramePort): void {
+    const attachment = this.#byInstance.get(instanceId);
+    if (attachment?.[role] === port) attachment[role] = undefined;
+  }
+
+  /** Whether any instance is configured (a switch without one can be dropped). */
+  get empty(): boolean {
+    return this.#byInstance.size === 0;
+  }
+
   /** Removes an instance and both its ports. */
   remove(instanceId: string): void {
     const attachment = this.#byInstance.get(instanceId);

@@ -33,6 +33,10 @@ export interface TestDaemonOptions {
   /** Passed to the daemon: a snapshot archive store and its tuning (cloud/ebs/snapshot-archive.ts). */
   readonly snapshotStore?: DaemonOptions['snapshotStore'];
   readonly snapshotArchive?: DaemonOptions['snapshotArchive'];
+  /** Passed to the daemon: a driver kept across restarts, and instance networking's ports. */
+  readonly vmDriver?: DaemonOptions['vmDriver'];
+  readonly networkSource?: DaemonOptions['networkSource'];
+  readonly metadataSource?: DaemonOptions['metadataSource'];
 }
 
 /** A running test daemon. */
@@ -45,6 +49,8 @@ export interface TestDaemon {
   readonly admin: AccessKey;
   /** The live services (changes on restart). */
   readonly cloud: Cloud;
+  /** The daemon's instance networking, when its ports were given (changes on restart). */
+  readonly network: Daemon['network'];
   /** An EC2Client for `key` (default: admin), no retries, pointed at this daemon. */
   ec2(key?: KeyPair): EC2Client;
   /** Creates another account and returns its key. */
@@ -79,6 +85,9 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
       ...(options.adminKeys !== undefined ? { adminKeys: options.adminKeys } : {}),
       ...(options.snapshotStore !== undefined ? { snapshotStore: options.snapshotStore } : {}),
       ...(options.snapshotArchive !== undefined ? { snapshotArchive: options.snapshotArchive } : {}),
+      ...(options.vmDriver !== undefined ? { vmDriver: options.vmDriver } : {}),
+      ...(options.networkSource !== undefined ? { networkSource: options.networkSource } : {}),
+      ...(options.metadataSource !== undefined ? { metadataSource: options.metadataSource } : {}),
     });
   let daemon: Daemon;
   try {
@@ -100,6 +109,9 @@ export async function startTestDaemon(options: TestDaemonOptions = {}): Promise<
     admin: daemon.admin,
     get cloud() {
       return daemon.cloud;
+    },
+    get network() {
+      return daemon.network;
     },
     ec2(key: KeyPair = daemon.admin) {
       const client = new EC2Client({

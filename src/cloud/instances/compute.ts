@@ -26,6 +26,7 @@ import { AddressService } from '../addresses/addresses.ts';
 import type { PublicAddressWish } from '../addresses/public-addresses.ts';
 import { modifyMetadataOptions, type MetadataOptionsRequest } from './launch-access.ts';
 import type { InstanceRow } from './instance-records.ts';
+import type { NetworkAttachments } from './network-attachments.ts';
 
 /** What the compute services are built from. */
 export interface ComputeOptions {
@@ -43,6 +44,8 @@ export interface ComputeOptions {
   readonly networks?: InstanceNetworkSource;
   /** Whether an instance wants a public address (the VPC model); every instance does without it. */
   readonly wantsPublicAddress?: PublicAddressWish;
+  /** The host's network side (daemon/instance-networking.ts); without it instances have no NIC. */
+  readonly network?: NetworkAttachments;
 }
 
 /** The compute domain services. */

@@ -5,7 +5,6 @@
 import type { Kysely, Updateable } from 'kysely';
 import type { InstancesTable } from '../../db/tables/instances.ts';
 import { assertNever } from '../../base/assert.ts';
-import { freeLocalPort } from '../../base/free-port.ts';
 import { limits } from '../../base/limits.ts';
 import type { Logger } from '../../base/log.ts';
 import { ec2Error } from '../errors.ts';
@@ -30,6 +29,7 @@ import { instanceState, type InstanceState, type StateChange } from './instance-
 import { requireStates, type InstanceRecords, type InstanceRow } from './instance-records.ts';
 import { noDryRun, type DryRunCheck } from '../common/dry-run.ts';
 import type { LaunchAddresses } from '../addresses/public-addresses.ts';
+import type { NetworkAttachments } from './network-attachments.ts';
 
 /** What the lifecycle is built from. */
 export interface InstanceLifecycleDeps {
@@ -45,10 +45,9 @@ export interface InstanceLifecycleDeps {
   readonly work: WorkQueue;
   /** Public addresses: taken on launch, given back on stop and terminate (cloud/addresses/). */
   readonly addresses?: LaunchAddresses;
+  /** The host's network side; without it instances run with no NIC. */
+  readonly network?: NetworkAttachments;
 }
-
-/** The instance tag that says where the host forwards to the guest's port 22 (user-mode networking). */
-export const sshTagKey = 'strata:ssh';
 
 /** StateReason codes EC2 reports. */
 type ReasonCode =
@@ -126,29 +125,24 @@ export class InstanceLifecycle {
         ? { imageId: row.image_id, file: await rootOverlay(this.#deps.dataDir, row.id, row.image_id) }
         : undefined;
     const disks = await diskSpecs(this.#deps, row.id, row.root_device_name, instanceStoreRoot);
-    const sshHostPort = await this.#sshForward(row);
-    await this.#deps.driver.spawn({
-      instanceId: row.id,
-      ...size,
-      disks,
-      ...(sshHostPort !== undefined ? { sshHostPort } : {}),
-      ...(row.user_data !== null ? { userData: Buffer.from(row.user_data, 'base64') } : {}),
-      bootMode: row.boot_mode === 'uefi' ? 'uefi' : 'bios',
-    });
-  }
-
-  /**
-   * Picks the host port forwarded to the guest's port 22 and records it in the instance tag `strata:ssh`
-   * (`127.0.0.1:PORT`). Like EC2's public address, it changes on every start. Drivers without forwarding
-   * (fake) get none and no tag.
-   */
-  async #sshForward(row: InstanceRow): Promise<number | undefined> {
-    if (!(await this.#deps.driver.capabilities()).sshForward) return undefined;
-    const port = await freeLocalPort();
-    await this.#deps.ebs.tags.putTags(this.#deps.db, row.account_id, row.id, 'instance', [
-      { key: sshTagKey, value: `127.0.0.1:${port}` },
-    ]);
-    return port;
+    const { network, driver } = this.#deps;
+    const nic = await network?.prepare(row.id);
+    try {
+      await driver.spawn({
+        instanceId: row.id,
+        ...size,
+        disks,
+        instanceType: row.instance_type,
+        ...(nic !== undefined ? { nic } : {}),
+        // The fake driver acts on user data; QEMU hands it over fw_cfg only to a VM without a NIC.
+        ...(row.user_data !== null ? { userData: Buffer.from(row.user_data, 'base64') } : {}),
+        bootMode: row.boot_mode === 'uefi' ? 'uefi' : 'bios',
+      });
+      await network?.started(row.id);
+    } catch (error) {
+      if (!(error instanceof VmDriverError && error.code === 'exists')) await network?.release(row.id);
+      throw error;
+    }
   }
 
   /**
@@ -271,6 +265,7 @@ export class InstanceLifecycle {
 
   async #finishStop(instanceId: string, from: readonly InstanceState[], code: ReasonCode): Promise<void> {
     if (!(await this.#setState(instanceId, from, 'stopped', transitionReason(code)))) return;
+    await this.#deps.network?.release(instanceId);
     await this.#deps.addresses?.releaseOnStop(instanceId);
     await emptyEphemeralDisks(this.#deps, instanceId);
   }
@@ -322,6 +317,7 @@ export class InstanceLifecycle {
     const row = await this.#deps.instances.byId(instanceId);
     if (row?.state !== 'shutting-down') return;
     await this.#deps.driver.destroy(instanceId);
+    await this.#deps.network?.release(instanceId);
     await this.#releaseVolumes(row);
     await removeEphemeralDisks(this.#deps.dataDir, instanceId);
     await this.#setState(instanceId, ['shutting-down'], 'terminated', { terminated_at: nowIso() });
@@ -408,11 +404,12 @@ export class InstanceLifecycle {
     const state = instanceState(row.state);
     switch (state) {
       case 'pending':
-        if (vmRunning) await this.#setState(row.id, ['pending'], 'running');
-        else await this.#boot(row.id);
+        if (!vmRunning) await this.#boot(row.id);
+        else if (await this.#setState(row.id, ['pending'], 'running')) await this.#readopt(row.id);
         return;
       case 'running':
         if (!vmRunning) await this.#finishStop(row.id, ['running'], 'Server.InternalError');
+        else await this.#readopt(row.id);
         return;
       case 'stopping':
         if (vmRunning) await this.#powerOff(row.id, false);
@@ -429,6 +426,14 @@ export class InstanceLifecycle {
       default:
         assertNever(state, 'instance state');
     }
+  }
+
+  // An adopted VM gets its switch ports, metadata channel and current forwards back; QEMU takes the
+  // switch's new connection. A failure leaves the guest running without a network (logged), never stops it.
+  async #readopt(instanceId: string): Promise<void> {
+    await this.#deps.network?.adopted(instanceId).catch((error: unknown) => {
+      this.#deps.logger.error({ err: error, instanceId }, 'cannot reconnect an adopted VM to its network');
+    });
   }
 
   /**

@@ -28,6 +28,10 @@ vmDriverConformance('fake', async () => {
     }),
     reopen: async () => createFakeDriver({ host }),
     leftovers: async (instanceId) => (host.vms.has(instanceId) ? [`fake vm ${instanceId}`] : []),
+    forwardOpen: async (instanceId, forward) => {
+      const vm = host.vms.get(instanceId);
+      return vm?.running === true && vm.forwards.some((f) => JSON.stringify(f) === JSON.stringify(forward));
+    },
     bootTimeoutMs: 2_000,
     cleanup: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,16 +1,18 @@
 // The fake driver: VMs in process, for the tests of everything above compute/. Instant, but event-driven like
 // QEMU: stopping emits 'stopped', rebooting emits 'rebooted'. Its "guest" behaves like the demo image: it prints
 // the boot marker with a per-root-disk boot counter, the disk list on every change, and runs user data lines
-// `poweroff` and `reboot`.
-import { stat } from 'node:fs/promises';
+// `poweroff` and `reboot`. A NIC is honoured as far as the host sees it: the fake listens on the NIC's two
+// sockets (frames sent there are dropped) and records the public forwards.
+import { rm, stat } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { assert } from '../../base/assert.ts';
 import { limits } from '../../base/limits.ts';
 import { BOOT_MARKER, DISKS_MARKER } from '../image/guest-files.ts';
 import {
-  guestSerial,
   VmDriverError,
   type DiskSpec,
   type DriverCapabilities,
+  type PortForward,
   type PowerOffOptions,
   type RebootKind,
   type StopReason,
@@ -28,6 +30,10 @@ interface FakeVm {
   paused: boolean;
   held: string[];
   owner: FakeDriver;
+  /** The public forwards now (spawn's, then setHostForwards'). */
+  forwards: readonly PortForward[];
+  /** Listeners on the NIC's sockets while the VM runs. */
+  nicSockets: { server: Server; connections: Set<Socket> }[];
 }
 
 /** The "machine" fake VMs run on; two fake drivers on one host model a daemon restart (adopt). */
@@ -80,7 +86,7 @@ class FakeDriver implements VmDriver {
       uefi: false,
       adopt: true,
       pause: true,
-      sshForward: false,
+      network: true,
     };
   }
 
@@ -109,7 +115,13 @@ class FakeDriver implements VmDriver {
       paused: false,
       held: [],
       owner: this,
+      forwards: spec.nic?.hostForwards ?? [],
+      nicSockets: [],
     };
+    if (spec.nic !== undefined) {
+      for (const path of [spec.nic.nicSocketPath, spec.nic.uplinkSocketPath])
+        vm.nicSockets.push(await listenNicSocket(path));
+    }
     this.#host.vms.set(spec.instanceId, vm);
     setImmediate(() => this.#boot(vm));
     return this.#info(vm);
@@ -141,7 +153,7 @@ class FakeDriver implements VmDriver {
 
   #printDisks(vm: FakeVm): void {
     const names = [...vm.disks.keys()].map(
-      (serial, index) => ` vd${String.fromCharCode(97 + index)}=${guestSerial(serial)}`,
+      (serial, index) => ` vd${String.fromCharCode(97 + index)}=${serial}`,
     );
     this.#print(vm, `${DISKS_MARKER}${names.join('') || ' none'}`);
   }
@@ -151,6 +163,10 @@ class FakeDriver implements VmDriver {
     vm.running = false;
     vm.paused = false;
     vm.held = [];
+    for (const { server, connections } of vm.nicSockets.splice(0)) {
+      for (const connection of connections) connection.destroy();
+      server.close();
+    }
     vm.owner.#emit({ kind: 'stopped', instanceId: vm.spec.instanceId, reason, detail: `${reason} shutdown` });
   }
 
@@ -216,6 +232,12 @@ class FakeDriver implements VmDriver {
     for (const line of held) this.#print(vm, line);
   }
 
+  async setHostForwards(instanceId: string, forwards: readonly PortForward[]): Promise<void> {
+    const vm = this.#running(instanceId);
+    if (vm.spec.nic === undefined) throw new VmDriverError('unsupported', `${instanceId} has no NIC`);
+    vm.forwards = [...forwards];
+  }
+
   async consoleOutput(instanceId: string): Promise<string> {
     if (!this.#host.vms.has(instanceId))
       throw new VmDriverError('not-found', `no console for instance ${instanceId}`);
@@ -245,4 +267,21 @@ class FakeDriver implements VmDriver {
   async close(): Promise<void> {
     this.#listeners.clear();
   }
+}
+
+// What QEMU does for a NIC socket, as far as the daemon sees: it listens, and takes the next connection.
+async function listenNicSocket(path: string): Promise<{ server: Server; connections: Set<Socket> }> {
+  await rm(path, { force: true });
+  const connections = new Set<Socket>();
+  const server = createServer((socket) => {
+    connections.add(socket);
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.on('close', () => connections.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  return { server, connections };
 }

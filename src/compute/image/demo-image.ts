@@ -2,8 +2,10 @@
 // with no mounts and no loop devices. Every tool writes straight into the image at a partition offset.
 //   sector 0            syslinux mbr.bin + our partition table (mbr.ts)
 //   partition 1 (FAT16) syslinux (ldlinux.sys/.c32), syslinux.cfg, vmlinuz, initrd (our cpio)
-//   partition 2 (ext4)  busybox, /sbin/init (busybox init), rc scripts, the boot counter
+//   partition 2 (ext4)  busybox, /sbin/init (busybox init), rc scripts, the boot counter, and Debian's
+//                       dropbear SSH server with the shared libraries ldd names
 import {
+  access,
   copyFile,
   mkdir,
   mkdtemp,
@@ -17,7 +19,7 @@ import {
   lutimes,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { assert } from '../../base/assert.ts';
 import { units } from '../../base/limits.ts';
 import { runTool } from '../run-tool.ts';
@@ -31,6 +33,9 @@ export interface DemoImageSources {
   readonly modulesDir: string;
   readonly busyboxPath: string;
   readonly syslinuxMbrPath: string;
+  /** Debian's dropbear-bin: the SSH server and its key generator, copied with their libraries. */
+  readonly dropbearPath: string;
+  readonly dropbearkeyPath: string;
 }
 
 /** Options of buildDemoImage; sources default to findDemoImageSources(). */
@@ -69,7 +74,28 @@ export async function findDemoImageSources(): Promise<DemoImageSources> {
     modulesDir: join('/lib/modules', kernel.slice('vmlinuz-'.length)),
     busyboxPath: '/bin/busybox',
     syslinuxMbrPath: '/usr/lib/syslinux/mbr/mbr.bin',
+    dropbearPath: await present('/usr/sbin/dropbear', 'apt-get install dropbear-bin'),
+    dropbearkeyPath: await present('/usr/bin/dropbearkey', 'apt-get install dropbear-bin'),
   };
+}
+
+async function present(path: string, remedy: string): Promise<string> {
+  await access(path).catch(() => {
+    throw new Error(`no ${path}: ${remedy}`);
+  });
+  return path;
+}
+
+/** The shared libraries and loader `ldd` names for `binaries`, as absolute paths, each once, sorted. */
+export async function sharedLibraries(binaries: readonly string[]): Promise<string[]> {
+  const found = new Set<string>();
+  for (const binary of binaries) {
+    for (const line of (await runTool('ldd', [binary])).split('\n')) {
+      const path = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line)?.[1];
+      if (path !== undefined) found.add(path);
+    }
+  }
+  return [...found].sort();
 }
 
 /** Builds the raw demo image at `output` (overwritten). Takes a few seconds. */
@@ -198,10 +224,17 @@ async function buildRootPartition(
     ],
     { env: TOOL_ENV },
   );
-  // mke2fs -d copies each file's ctime, which no tool can set on the host; fix them in the image instead.
+  // mke2fs -d copies each file's ctime and owner, which the host may not set; fix them in the image instead.
   const ext4 = `${output}?offset=${startSector * SECTOR_BYTES}`;
   const paths = ['/', ...(await readdir(root, { recursive: true })).map((entry) => `/${entry}`)];
-  const commands = paths.map((path) => `set_inode_field "${path}" ctime @${BUILD_EPOCH_SECONDS}`).join('\n');
+  // Every file is root's, whoever built the image: dropbear refuses keys under a home another user owns.
+  const commands = paths
+    .flatMap((path) => [
+      `set_inode_field "${path}" ctime @${BUILD_EPOCH_SECONDS}`,
+      `set_inode_field "${path}" uid 0`,
+      `set_inode_field "${path}" gid 0`,
+    ])
+    .join('\n');
   await writeFile(join(work, 'ctime.debugfs'), `${commands}\n`);
   await runTool('debugfs', ['-w', '-f', join(work, 'ctime.debugfs'), ext4], { env: TOOL_ENV });
 }
@@ -235,11 +268,16 @@ async function stageRootTree(root: string, sources: DemoImageSources): Promise<v
       if (error.code !== 'EEXIST') throw error;
     });
   }
+  await stageDropbear(root, sources);
   const files: [string, string, number][] = [
     ['etc/inittab', guest.INITTAB, 0o644],
     ['etc/init.d/rcS', guest.RC_S, 0o755],
     ['etc/init.d/rcK', guest.RC_K, 0o755],
     ['usr/sbin/strata-disks', guest.STRATA_DISKS, 0o755],
+    ['usr/sbin/strata-net', guest.STRATA_NET, 0o755],
+    ['usr/bin/strata-imds', guest.STRATA_IMDS, 0o755],
+    ['usr/sbin/strata-dhcp', guest.DHCP_EVENT, 0o755],
+    ['etc/shells', '/bin/sh\n', 0o644],
     ['etc/acpi/PWRF/00000080', guest.POWER_BUTTON, 0o755],
     ['etc/hostname', 'strata-demo\n', 0o644],
     ['etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n', 0o644],
@@ -253,6 +291,16 @@ async function stageRootTree(root: string, sources: DemoImageSources): Promise<v
   const entries = await readdir(root, { recursive: true });
   await setTimes(entries.map((entry) => join(root, entry)).sort((a, b) => b.length - a.length));
   await setTimes([root]);
+}
+
+// dropbear and dropbearkey at their Debian paths, with every library they load at the same path.
+async function stageDropbear(root: string, sources: DemoImageSources): Promise<void> {
+  const binaries = [sources.dropbearPath, sources.dropbearkeyPath];
+  for (const path of [...binaries, ...(await sharedLibraries(binaries))]) {
+    await mkdir(join(root, dirname(path)), { recursive: true });
+    await copyFile(path, join(root, path));
+    await chmod(join(root, path), 0o755);
+  }
 }
 
 async function setTimes(paths: readonly string[]): Promise<void> {

@@ -67,7 +67,7 @@ export const INITTAB = `::sysinit:/etc/init.d/rcS
 ::shutdown:/etc/init.d/rcK
 `;
 
-/** Boot script: count the boot durably, print the marker, network, ACPI power button, then user data. */
+/** Boot script: count the boot durably, print the marker, ACPI power button, then the network in the background. */
 export const RC_S = `#!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -84,16 +84,8 @@ sync
 acpid -l /run/acpid.log
 echo "${BOOT_MARKER} count=$count"
 ip link set lo up
-if ip link set eth0 up 2>/dev/null; then
-  ip addr add 10.0.2.15/24 dev eth0
-  ip route add default via 10.0.2.2
-fi
-userdata=/sys/firmware/qemu_fw_cfg/by_name/${USER_DATA_FW_CFG_NAME}/raw
-if [ -r "$userdata" ] && [ "$(head -c 2 "$userdata")" = '#!' ]; then
-  cp "$userdata" /run/user-data
-  chmod 700 /run/user-data
-  (/run/user-data; echo "STRATA-DEMO: user-data exit=$?") </dev/null >/dev/console 2>&1 &
-fi
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+/usr/sbin/strata-net &
 `;
 
 /** Shutdown script: flush and leave the root clean before busybox init powers off or reboots. */
@@ -111,7 +103,10 @@ while true; do
   disks=
   for dev in /sys/block/vd*; do
     [ -e "$dev" ] || continue
-    disks="$disks \${dev##*/}=$(cat "$dev/serial" 2>/dev/null)"
+    serial=$(cat "$dev/serial" 2>/dev/null)
+    # The 20-byte virtio serial drops the id's dash (vol0ab…); print the volume id as EC2 names it.
+    case "$serial" in vol[0-9a-f]*) serial="vol-\${serial#vol}" ;; esac
+    disks="$disks \${dev##*/}=$serial"
   done
   if [ "$disks" != "$last" ]; then
     echo "${DISKS_MARKER}\${disks:- none}"
@@ -119,6 +114,81 @@ while true; do
   fi
   sleep 1
 done
+`;
+
+/** Console line prefix the guest prints with its instance id, read from the metadata service. */
+export const INSTANCE_MARKER = 'STRATA-DEMO: instance-id';
+/** Console line prefix of the user data script's exit status, after its output. */
+export const USER_DATA_MARKER = 'STRATA-DEMO: user-data exit=';
+
+/** The udhcpc event script: the lease's address, route and host name. */
+export const DHCP_EVENT = `#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    ip route add default via "$router" 2>/dev/null
+    [ -n "$hostname" ] && hostname "$hostname"
+    echo "STRATA-DEMO: lease $ip" >/dev/console
+    ;;
+esac
+`;
+
+/**
+ * `strata-imds METHOD PATH [HEADERS]`: one request to the metadata service, its body on stdout; any status but
+ * 200 goes to stderr with exit 1. busybox's wget cannot PUT with headers, so this speaks HTTP/1.0 over nc.
+ * HEADERS are `Name: value\\r\\n` lines, as printf %b reads them.
+ */
+export const STRATA_IMDS = `#!/bin/sh
+answer=$(mktemp)
+trap 'rm -f "$answer"' EXIT
+printf '%s %s HTTP/1.0\\r\\nHost: 169.254.169.254\\r\\n%b\\r\\n' "$1" "$2" "$3" |
+  nc -w 5 169.254.169.254 80 >"$answer" 2>/dev/null
+status=$(head -n 1 "$answer" | tr -d '\\r')
+case "$status" in
+  *" 200 "*) sed "1,/^$(printf '\\r')\\$/d" "$answer" ;;
+  *) echo "strata-imds: $1 $2: \${status:-no answer}" >&2; exit 1 ;;
+esac
+`;
+
+/**
+ * The network at boot: DHCP on eth0, then, from the metadata service with an IMDSv2 token, the launch key
+ * into root's authorized_keys, the instance id to the console and the user data, run when it starts with #!.
+ * The SSH server (dropbear, host key made on first boot) takes root logins with that key. A VM without a NIC
+ * (driver tests) gets its user data over fw_cfg instead.
+ */
+export const STRATA_NET = `#!/bin/sh
+run_user_data() {
+  [ "$(head -c 2 "$1")" = '#!' ] || return 0
+  chmod 700 "$1"
+  ("$1"; echo "${USER_DATA_MARKER}$?") </dev/null >/dev/console 2>&1 &
+}
+fwcfg=/sys/firmware/qemu_fw_cfg/by_name/${USER_DATA_FW_CFG_NAME}/raw
+if ! ip link set eth0 up 2>/dev/null; then
+  if [ -r "$fwcfg" ]; then cp "$fwcfg" /run/user-data && run_user_data /run/user-data; fi
+  exit 0
+fi
+udhcpc -i eth0 -b -t 10 -T 2 -s /usr/sbin/strata-dhcp >/dev/null 2>&1
+token=
+tries=0
+while [ -z "$token" ] && [ $tries -lt 30 ]; do
+  token=$(strata-imds PUT /latest/api/token 'X-aws-ec2-metadata-token-ttl-seconds: 300\\r\\n')
+  [ -n "$token" ] || sleep 1
+  tries=$((tries + 1))
+done
+[ -n "$token" ] || { echo "STRATA-DEMO: no metadata service" >/dev/console; exit 0; }
+header="X-aws-ec2-metadata-token: $token\\r\\n"
+echo "${INSTANCE_MARKER} $(strata-imds GET /latest/meta-data/instance-id "$header")" >/dev/console
+mkdir -p /root/.ssh && chmod 700 /root/.ssh
+if strata-imds GET /latest/meta-data/public-keys/0/openssh-key "$header" >/run/authorized_keys; then
+  mv /run/authorized_keys /root/.ssh/authorized_keys
+  chmod 600 /root/.ssh/authorized_keys
+fi
+key=/etc/dropbear/dropbear_ed25519_host_key
+mkdir -p /etc/dropbear
+[ -s $key ] || dropbearkey -t ed25519 -f $key >/dev/null 2>&1
+dropbear -r $key -s -p 22 && echo "STRATA-DEMO: ssh ready" >/dev/console
+strata-imds GET /latest/user-data "$header" >/run/user-data && run_user_data /run/user-data
 `;
 
 /** busybox acpid runs /etc/acpi/PWRF/00000080 on the power button: a clean poweroff. */

@@ -3,8 +3,24 @@
 import { join } from 'node:path';
 import { assert } from '../../base/assert.ts';
 import { limits } from '../../base/limits.ts';
-import { guestSerial, type DiskSpec, type VmSpec } from '../vm-driver.ts';
+import {
+  ec2SystemUuid,
+  guestSerial,
+  type DiskSpec,
+  type PortForward,
+  type VmNic,
+  type VmSpec,
+} from '../vm-driver.ts';
 import { USER_DATA_FW_CFG_NAME } from '../image/guest-files.ts';
+import { parseIpv4, type Ipv4 } from '../../network/frames.ts';
+import {
+  hostForwardKey,
+  hostForwardRule,
+  netdevArgs,
+  SLIRP_NETDEV_ID as SLIRP_ID,
+  type HostForward,
+} from '../../network/qemu-netdev.ts';
+import { parseCidr } from '../../network/security-filter.ts';
 
 /** Hardware acceleration QEMU runs with. */
 export type Accelerator = 'tcg' | 'kvm';
@@ -135,10 +151,10 @@ export function buildQemuArgs(spec: VmSpec, launch: QemuLaunch): string[] {
       JSON.stringify(deviceOptions(disk)),
     );
   }
-  const forward = spec.sshHostPort === undefined ? '' : `,hostfwd=tcp:127.0.0.1:${spec.sshHostPort}-:22`;
-  // romfile= skips the iPXE option ROM: we never boot from the network, and it costs boot time under TCG.
-  args.push('-netdev', `user,id=net0${forward}`, '-device', 'virtio-net-pci,netdev=net0,romfile=');
-  if (spec.userData !== undefined)
+  args.push('-smbios', smbiosSystem(spec));
+  // A guest with a NIC reads its user data from the metadata service; fw_cfg is for VMs without one.
+  if (spec.nic !== undefined) args.push(...netdevArgs(netdevSpec(spec.nic)));
+  else if (spec.userData !== undefined)
     args.push('-fw_cfg', `name=${USER_DATA_FW_CFG_NAME},file=${paths.userData}`);
   if (spec.bootMode === 'uefi') {
     assert(launch.uefiCode !== undefined, 'uefi boot needs OVMF code');
@@ -146,4 +162,54 @@ export function buildQemuArgs(spec: VmSpec, launch: QemuLaunch): string[] {
     args.push('-drive', `if=pflash,format=raw,file=${paths.uefiVars}`);
   }
   return args;
+}
+
+/** SMBIOS type 1 as EC2 sets it: cloud-init's ds-identify and DataSourceEc2 recognise EC2 by these fields. */
+export function smbiosSystem(spec: VmSpec): string {
+  const uuid = ec2SystemUuid(spec.instanceId);
+  const product = (spec.instanceType ?? 'strata').replaceAll(',', ',,');
+  return `type=1,manufacturer=Amazon EC2,product=${product},uuid=${uuid},serial=${uuid}`;
+}
+
+function ipv4(text: string): Ipv4 {
+  const address = parseIpv4(text);
+  assert(address !== undefined, `not an IPv4 address: ${text}`);
+  return address;
+}
+
+/** qemu-netdev's forward (numeric address) of a driver forward. */
+export function netdevForward(forward: PortForward): HostForward {
+  return { protocol: forward.protocol, publicIp: ipv4(forward.hostIp), port: forward.port };
+}
+
+/** The HMP commands that change a running VM's forwards from `current` to `wanted` (removals first). */
+export function hostForwardCommands(
+  current: readonly PortForward[],
+  wanted: readonly PortForward[],
+  privateIp: string,
+): string[] {
+  const key = (forward: PortForward): string => hostForwardKey(netdevForward(forward));
+  const wantedKeys = new Set(wanted.map(key));
+  const currentKeys = new Set(current.map(key));
+  return [
+    ...current.filter((f) => !wantedKeys.has(key(f))).map((f) => `hostfwd_remove ${SLIRP_ID} ${key(f)}`),
+    ...wanted
+      .filter((f) => !currentKeys.has(key(f)))
+      .map((f) => `hostfwd_add ${SLIRP_ID} ${hostForwardRule(netdevForward(f), ipv4(privateIp))}`),
+  ];
+}
+
+function netdevSpec(nic: VmNic): Parameters<typeof netdevArgs>[0] {
+  const subnet = parseCidr(nic.subnetCidr, parseIpv4);
+  assert(subnet !== undefined, `not a CIDR block: ${nic.subnetCidr}`);
+  return {
+    mac: nic.mac,
+    subnet,
+    privateIp: ipv4(nic.privateIp),
+    nicSocketPath: nic.nicSocketPath,
+    uplinkSocketPath: nic.uplinkSocketPath,
+    metadataCommand: nic.metadataCommand,
+    hostForwards: nic.hostForwards.map(netdevForward),
+    hostname: nic.hostname,
+  };
 }

@@ -2,17 +2,8 @@
 // Root disks are served by qemu-nbd on unix sockets, data disks on 127.0.0.1 TCP; one more test boots from
 // Strata's own block store and NBD server.
 import type { ChildProcess } from 'node:child_process';
-import {
-  access,
-  copyFile,
-  constants,
-  mkdtemp,
-  readdir,
-  rm,
-  stat,
-  truncate,
-  writeFile,
-} from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -20,31 +11,29 @@ import assert from 'node:assert/strict';
 import { vmDriverConformance } from '../vm-driver.conformance.ts';
 import { BOOT_MARKER } from '../image/guest-files.ts';
 import type { VmEvent } from '../vm-driver.ts';
-import { buildDemoImage, findDemoImageSources } from '../image/demo-image.ts';
+import { buildDemoImage } from '../image/demo-image.ts';
 import { createQemuDriver } from './qemu-driver.ts';
 import { processCommandLine } from './process.ts';
+import { missingTool } from '../testing-tools.ts';
 import { serveFileWithQemuNbd, serveFileWithQemuNbdTcp, serveImagesWithStrata } from '../testing-disks.ts';
 import { qemuVmName } from './qemu-command.ts';
 
-async function missingTool(): Promise<string | null> {
-  for (const tool of [
-    '/usr/bin/qemu-system-x86_64',
-    '/usr/bin/qemu-nbd',
-    '/usr/bin/mcopy',
-    '/usr/bin/syslinux',
-  ]) {
-    if (
-      !(await access(tool, constants.X_OK).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return `${tool} is not installed`;
-  }
-  return findDemoImageSources().then(
-    () => null,
-    (error: Error) => error.message,
-  );
+const requiredTools = [
+  '/usr/bin/qemu-system-x86_64',
+  '/usr/bin/qemu-nbd',
+  '/usr/bin/mcopy',
+  '/usr/bin/syslinux',
+];
+
+/** Whether something accepts a TCP connection on host:port (QEMU's hostfwd listener). */
+function tcpAccepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
 }
 
 async function qemuProcessesOf(instanceId: string): Promise<string[]> {
@@ -58,7 +47,7 @@ async function qemuProcessesOf(instanceId: string): Promise<string[]> {
 }
 
 vmDriverConformance('qemu (TCG, demo image over qemu-nbd)', async () => {
-  const missing = await missingTool();
+  const missing = await missingTool(requiredTools);
   if (missing !== null) return `needs QEMU, qemu-nbd and the demo image's tools: ${missing}`;
   const dir = await mkdtemp(join(tmpdir(), 'strata-qemu-'));
   const stateDir = join(dir, 'data');
@@ -109,6 +98,7 @@ vmDriverConformance('qemu (TCG, demo image over qemu-nbd)', async () => {
         left.push(`state dir ${instanceDir}`);
       return left;
     },
+    forwardOpen: (_instanceId, forward) => tcpAccepts(forward.hostIp, forward.port),
     bootTimeoutMs: 60_000,
     cleanup: async () => {
       for (const server of servers) server.kill('SIGKILL');
@@ -118,7 +108,7 @@ vmDriverConformance('qemu (TCG, demo image over qemu-nbd)', async () => {
 });
 
 test('qemu boots the demo image from a Strata volume through the Strata NBD server', async (t) => {
-  const missing = await missingTool();
+  const missing = await missingTool(requiredTools);
   if (missing !== null) return t.skip(`needs QEMU and the demo image's tools: ${missing}`);
   const dir = await mkdtemp(join(tmpdir(), 'strata-qemu-nbd-'));
   const volumeId = 'vol-0000000000000d001';
@@ -155,7 +145,7 @@ test('qemu boots the demo image from a Strata volume through the Strata NBD serv
 });
 
 test('a QEMU that dies unasked is reported as crashed, and its instance cleaned up to the console log', async (t) => {
-  const missing = await missingTool();
+  const missing = await missingTool(requiredTools);
   if (missing !== null) return t.skip(`needs QEMU and the demo image's tools: ${missing}`);
   const dir = await mkdtemp(join(tmpdir(), 'strata-qemu-crash-'));
   const instanceId = 'i-0000000000000000e';

@@ -13,6 +13,7 @@ import {
   VmDriverError,
   type DiskSpec,
   type DriverCapabilities,
+  type PortForward,
   type PowerOffOptions,
   type RebootKind,
   type StopReason,
@@ -30,6 +31,7 @@ import {
   buildQemuArgs,
   deviceOptions,
   diskIds,
+  hostForwardCommands,
   qemuVmName,
   vmPaths,
   type Accelerator,
@@ -51,6 +53,8 @@ export interface QemuDriverOptions {
 interface VmState {
   readonly instanceId: string;
   readonly disks: DiskSpec[];
+  /** The NIC's private IP and its public forwards now (setHostForwards); absent for a VM without a NIC. */
+  readonly network?: { readonly privateIp: string; readonly forwards: PortForward[] };
 }
 
 interface RunningVm {
@@ -60,6 +64,7 @@ interface RunningVm {
   readonly qmp: QmpClient;
   readonly console: ConsoleLog | null;
   readonly disks: Map<string, DiskSpec>;
+  network: VmState['network'];
   /** Set when powerOff/destroy asked the VM to stop: its SHUTDOWN is then ours, not the guest's. */
   hostStop: boolean;
   hostReboot: boolean;
@@ -114,7 +119,7 @@ class QemuDriver implements VmDriver {
       uefi,
       adopt: true,
       pause: true,
-      sshForward: true,
+      network: true,
       accelerator,
     };
   }
@@ -181,7 +186,14 @@ class QemuDriver implements VmDriver {
       pid = started.pid;
       qmp = started.qmp;
       const console = await ConsoleLog.connect(paths.consoleSocket, paths.consoleLog);
-      const vm = this.#register(spec.instanceId, paths, pid, qmp, console, spec.disks);
+      const network =
+        spec.nic === undefined
+          ? undefined
+          : { privateIp: spec.nic.privateIp, forwards: [...spec.nic.hostForwards] };
+      const vm = this.#register(spec.instanceId, paths, pid, qmp, console, {
+        disks: [...spec.disks],
+        network,
+      });
       await writeState(paths, vm);
       await qmp.execute('cont');
       return vm;
@@ -234,7 +246,7 @@ class QemuDriver implements VmDriver {
     pid: number,
     qmp: QmpClient,
     console: ConsoleLog | null,
-    disks: readonly DiskSpec[],
+    state: Pick<VmState, 'disks' | 'network'>,
   ): RunningVm {
     const vm: RunningVm = {
       instanceId,
@@ -242,7 +254,8 @@ class QemuDriver implements VmDriver {
       pid,
       qmp,
       console,
-      disks: new Map(disks.map((disk) => [disk.serial, disk])),
+      disks: new Map(state.disks.map((disk) => [disk.serial, disk])),
+      network: state.network,
       hostStop: false,
       hostReboot: false,
       guestShutdown: false,
@@ -419,6 +432,25 @@ class QemuDriver implements VmDriver {
     });
   }
 
+  async setHostForwards(instanceId: string, forwards: readonly PortForward[]): Promise<void> {
+    const vm = this.#running(instanceId);
+    const network = vm.network;
+    if (network === undefined) throw new VmDriverError('unsupported', `${instanceId} has no NIC`);
+    for (const command of hostForwardCommands(network.forwards, forwards, network.privateIp)) {
+      // HMP answers errors as text ("Could not set up host forwarding rule …"), an empty answer is success.
+      const answer = await vm.qmp
+        .execute<string>('human-monitor-command', { 'command-line': command })
+        .catch((error: unknown) => {
+          throw hypervisorError(error, command);
+        });
+      if (answer.trim() !== '' && !answer.includes('host forwarding rule for')) {
+        throw new VmDriverError('hypervisor', `${command}: ${answer.trim()}`);
+      }
+    }
+    vm.network = { ...network, forwards: [...forwards] };
+    await writeState(vm.paths, vm);
+  }
+
   async consoleOutput(instanceId: string): Promise<string> {
     const paths = vmPaths(this.#dir(instanceId));
     if (!this.#vms.has(instanceId) && !(await exists(paths.dir))) {
@@ -453,7 +485,7 @@ class QemuDriver implements VmDriver {
       assert(state.instanceId === instanceId, 'vm.json belongs to another instance');
       const qmp = await QmpClient.connect(paths.qmpSocket, limits.qemuStartTimeoutMs);
       const console = await ConsoleLog.connect(paths.consoleSocket, paths.consoleLog).catch(() => null);
-      this.#register(instanceId, paths, pid, qmp, console, state.disks);
+      this.#register(instanceId, paths, pid, qmp, console, state);
       // A daemon that died between pause and resume (CreateSnapshots) must not leave the guest frozen.
       const status = await qmp.execute<{ status: string }>('query-status');
       if (status.status === 'paused') await qmp.execute('cont');
@@ -538,7 +570,11 @@ async function removeRuntimeFiles(paths: VmPaths): Promise<void> {
 }
 
 async function writeState(paths: VmPaths, vm: RunningVm): Promise<void> {
-  const state: VmState = { instanceId: vm.instanceId, disks: [...vm.disks.values()] };
+  const state: VmState = {
+    instanceId: vm.instanceId,
+    disks: [...vm.disks.values()],
+    ...(vm.network === undefined ? {} : { network: vm.network }),
+  };
   await writeFile(`${paths.stateFile}.new`, JSON.stringify(state));
   await rename(`${paths.stateFile}.new`, paths.stateFile);
 }

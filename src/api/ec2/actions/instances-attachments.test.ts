@@ -18,7 +18,6 @@ import {
   TerminateInstancesCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { guestSerial } from '../../../compute/vm-driver.ts';
 import { startTestDaemon, type TestDaemon } from '../../testing/test-daemon.ts';
 import { expectEc2Error } from './ebs-test-helpers.ts';
 import { registerImage, snapshotWithData } from './compute-test-helpers.ts';
@@ -71,7 +70,7 @@ test('AttachVolume hot-plugs into a running instance; DetachVolume unplugs it', 
   );
   await settle();
   assert.equal(await volumeState(volumeId), 'in-use');
-  assert.ok((await consoleText()).includes(guestSerial(volumeId)), 'the guest sees the new disk');
+  assert.ok((await consoleText()).includes(volumeId), 'the guest sees the new disk');
   const { Volumes } = await ec2.send(
     new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }] }),
   );
@@ -90,10 +89,7 @@ test('AttachVolume hot-plugs into a running instance; DetachVolume unplugs it', 
   assert.equal(detached.State, 'detaching');
   await settle();
   assert.equal(await volumeState(volumeId), 'available');
-  assert.ok(
-    !(await consoleText()).split('\n').at(-2)?.includes(guestSerial(volumeId)),
-    'the guest lost the disk',
-  );
+  assert.ok(!(await consoleText()).split('\n').at(-2)?.includes(volumeId), 'the guest lost the disk');
 });
 
 test('attach errors: ZoneMismatch, VolumeInUse, taken device, bad device, IncorrectState, NotFound', async () => {
@@ -174,7 +170,7 @@ test('a stopped instance gets the mapping only; the next start boots with it; Fo
   assert.equal(await volumeState(volumeId), 'in-use');
   await ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
   await settle();
-  assert.ok((await consoleText()).includes(guestSerial(volumeId)), 'booted with the new disk');
+  assert.ok((await consoleText()).includes(volumeId), 'booted with the new disk');
   await ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, Force: true }));
   await settle();
   assert.equal(await volumeState(volumeId), 'available');

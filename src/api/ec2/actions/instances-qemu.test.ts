@@ -6,7 +6,6 @@
 // image `strata image import --instance-store` registered.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -215,16 +214,8 @@ test('the demo AMI boots from a volume cloned from its snapshot; GetConsoleOutpu
   const root = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [rootA] }));
   assert.equal(root.Volumes?.[0]?.SnapshotId, demoSnapshotId, 'the root volume is a clone of the AMI');
   assert.equal(daemon.cloud.store.device(rootA)?.parentId, demoSnapshotId);
-  // User-mode networking: the tag names the host port QEMU forwards to the guest's port 22, and it listens.
-  const ssh = described.Reservations![0]!.Instances![0]!.Tags?.find((tag) => tag.Key === 'strata:ssh');
-  assert.match(ssh?.Value ?? '', /^127\.0\.0\.1:\d+$/);
-  await new Promise<void>((resolve, reject) => {
-    const socket = connect(Number(ssh!.Value!.split(':')[1]), '127.0.0.1', () => {
-      socket.destroy();
-      resolve();
-    });
-    socket.once('error', reject);
-  });
+  // Addresses belong in DescribeInstances' own fields (issue 13): no tag of Strata's on the instance.
+  assert.deepEqual(described.Reservations![0]!.Instances![0]!.Tags ?? [], []);
 });
 
 test('AttachVolume: the guest lists the disks by serial; CreateSnapshots is crash-consistent', async (t) => {
@@ -239,7 +230,7 @@ test('AttachVolume: the guest lists the disks by serial; CreateSnapshots is cras
     );
     data.push(volume.VolumeId!);
   }
-  const expected = `vda=${guestSerial(rootA)} vdb=${guestSerial(data[0]!)} vdc=${guestSerial(data[1]!)}`;
+  const expected = `vda=${rootA} vdb=${data[0]!} vdc=${data[1]!}`;
   await waitConsole(
     instanceA,
     'both data disks listed',
@@ -272,7 +263,7 @@ test('AttachVolume: the guest lists the disks by serial; CreateSnapshots is cras
 test('DetachVolume: the disk leaves the guest and the volume is available', async (t) => {
   if (guard(t)) return;
   await ec2.send(new DetachVolumeCommand({ VolumeId: data[1]! }));
-  const expected = `vda=${guestSerial(rootA)} vdb=${guestSerial(data[0]!)}`;
+  const expected = `vda=${rootA} vdb=${data[0]!}`;
   await waitConsole(
     instanceA,
     'vdc gone',
