@@ -2,7 +2,21 @@
 import { randomBytes } from 'node:crypto';
 
 /** The resource kinds Strata hands out ids for. */
-export type IdPrefix = 'vol' | 'snap' | 'ami' | 'i' | 'r' | 'import' | 'eni';
+export type IdPrefix =
+  | 'vol'
+  | 'snap'
+  | 'ami'
+  | 'i'
+  | 'r'
+  | 'import'
+  | 'eni'
+  | 'eni-attach'
+  | 'vpc'
+  | 'subnet'
+  | 'rtb'
+  | 'igw'
+  | 'sg'
+  | 'sgr';
 
 const HEX_DIGITS = 17;
 

@@ -24,6 +24,7 @@ import { createRegions } from '../cloud/common/regions.ts';
 import { createEbs } from '../cloud/ebs/ebs.ts';
 import { createEbsDirect } from '../cloud/ebs-direct/ebs-direct.ts';
 import { createCompute } from '../cloud/instances/compute.ts';
+import { createVpcNetworking } from '../cloud/vpc/vpc.ts';
 import { registerDemoImage } from '../cloud/images/demo-ami.ts';
 import { snapshotUsage } from '../cloud/images/images.ts';
 import { volumeAttachments } from '../cloud/instances/attachments.ts';
@@ -247,6 +248,7 @@ function composeCloud(
     snapshotUsage: snapshotUsage(database.db),
     ...(archive !== undefined ? { archive } : {}),
   });
+  const vpc = createVpcNetworking({ db: database.db, regions, paginator: ebs.paginator, tags: ebs.tags });
   return {
     dataDir,
     logger: options.logger,
@@ -276,11 +278,13 @@ function composeCloud(
       nbd,
       ebs,
       regions,
+      network: vpc.launch,
       dataDir,
       logger: options.logger,
       driver:
         options.vmDriver ?? createVmDriver(options.hypervisor ?? 'qemu', { dataDir, logger: options.logger }),
     }),
+    vpc,
     hypervisor: options.hypervisor ?? 'qemu',
     // Set once the API port is bound (port 0 picks one), before any request is served.
     endpoint: '',

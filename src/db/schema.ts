@@ -30,6 +30,7 @@ import type { EbsDirectUploadsTable, EbsDirectBlocksTable } from './tables/ebs-d
 import type { ImagesTable, ImageLaunchPermissionsTable } from './tables/images.ts';
 import type { InstancesTable } from './tables/instances.ts';
 import type { BlockDeviceMappingsTable } from './tables/block-device-mappings.ts';
+import type * as Vpc from './tables/vpc-networking.ts';
 
 /** Every table Strata keeps, by name. */
 export interface Database {
@@ -47,6 +48,15 @@ export interface Database {
   image_launch_permissions: ImageLaunchPermissionsTable;
   instances: InstancesTable;
   block_device_mappings: BlockDeviceMappingsTable;
+  default_vpcs: Vpc.DefaultVpcsTable;
+  vpcs: Vpc.VpcsTable;
+  subnets: Vpc.SubnetsTable;
+  internet_gateways: Vpc.InternetGatewaysTable;
+  route_tables: Vpc.RouteTablesTable;
+  security_groups: Vpc.SecurityGroupsTable;
+  security_group_rules: Vpc.SecurityGroupRulesTable;
+  network_interfaces: Vpc.NetworkInterfacesTable;
+  network_interface_groups: Vpc.NetworkInterfaceGroupsTable;
 }
 
 /** The current time as stored in timestamp columns (ISO-8601 UTC with milliseconds). */

@@ -13,6 +13,8 @@ import { imageActions } from './actions/images.ts';
 import { instanceActions } from './actions/instances.ts';
 import { attachmentActions } from './actions/instances-attachments.ts';
 import { instanceTypeActions } from './actions/instances-types.ts';
+import { vpcActions } from './actions/vpcs.ts';
+import { securityGroupActions } from './actions/security-groups.ts';
 
 /** All actions, in coverage-table order. */
 export const ec2Actions: readonly Ec2Action[] = [
@@ -24,6 +26,8 @@ export const ec2Actions: readonly Ec2Action[] = [
   ...instanceActions,
   ...attachmentActions,
   ...instanceTypeActions,
+  ...vpcActions,
+  ...securityGroupActions,
 ];
 
 const byName = new Map(ec2Actions.map((action) => [action.name, action]));

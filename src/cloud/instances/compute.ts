@@ -18,6 +18,7 @@ import type { ImageRow } from '../images/images.ts';
 import { createInstanceSnapshots, type CreateSnapshotsRequest } from './instance-snapshots.ts';
 import type { Snapshot } from '../ebs/snapshots.ts';
 import { WorkQueue } from '../common/work-queue.ts';
+import type { LaunchNetworking } from '../vpc/vpc.ts';
 
 /** What the compute services are built from. */
 export interface ComputeOptions {
@@ -27,6 +28,8 @@ export interface ComputeOptions {
   readonly ebs: Ebs;
   readonly regions: Regions;
   readonly driver: VmDriver;
+  /** Subnets, groups and network interfaces of launches (cloud/vpc/vpc.ts). */
+  readonly network: LaunchNetworking;
   readonly dataDir: string;
   readonly logger: Logger;
 }
@@ -77,6 +80,7 @@ export function createCompute(options: ComputeOptions): Compute {
     clientTokens,
     records,
     launcher: lifecycle,
+    network: options.network,
   });
   const attachments = new AttachmentService({ ...options, instances, work });
   return {

@@ -13,6 +13,8 @@ import type { QueryParams } from '../query-params.ts';
 import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 import { tagSet } from './volumes.ts';
 import { mappingRequests } from './block-device-mapping-params.ts';
+import { networkParamNames, networkRequest } from './network-params.ts';
+import { instanceNetworkXml } from './network-xml.ts';
 
 function stateXml(name: string): XmlObject {
   const state = instanceState(name);
@@ -34,6 +36,10 @@ export function instanceMappingXml(m: InstanceMappingRow): XmlObject {
 
 /** An instance as DescribeInstances and RunInstances render it. */
 export function instanceXml(instance: Instance): XmlObject {
+  return { ...instanceBaseXml(instance), ...instanceNetworkXml(instance.network) };
+}
+
+function instanceBaseXml(instance: Instance): XmlObject {
   const { row } = instance;
   const size = instanceType(row.instance_type);
   return {
@@ -120,10 +126,11 @@ export const runInstances = defineAction({
     'BlockDeviceMapping.N',
     'InstanceInitiatedShutdownBehavior',
     'DisableApiTermination',
+    ...networkParamNames,
     'DryRun',
   ],
   status: 'partial',
-  notes: 'no networking (security groups, subnets, key pairs); instance types scaled down to the host',
+  notes: 'one network interface (DeviceIndex 0); no key pairs; instance types scaled down to the host',
   async run(ctx, params) {
     const instances = await ctx.cloud.compute.instances.run(ctx.accountId, {
       imageId: params.string('ImageId'),
@@ -137,6 +144,7 @@ export const runInstances = defineAction({
       mappings: mappingRequests(params),
       shutdownBehavior: params.string('InstanceInitiatedShutdownBehavior'),
       disableApiTermination: params.boolean('DisableApiTermination'),
+      network: networkRequest(params),
       dryRun: dryRunCheck(ctx, params),
     });
     const [reservation] = reservationsXml(instances);
@@ -257,6 +265,7 @@ const instanceAttributes = [
   'instanceInitiatedShutdownBehavior',
   'rootDeviceName',
   'blockDeviceMapping',
+  'groupSet',
 ] as const;
 
 /** EC2 DescribeInstanceAttribute. */
@@ -265,7 +274,7 @@ export const describeInstanceAttribute = defineAction({
   params: ['InstanceId', 'Attribute', 'DryRun'],
   status: 'partial',
   notes:
-    'instanceType, userData, disableApiTermination, instanceInitiatedShutdownBehavior, rootDeviceName, blockDeviceMapping',
+    'instanceType, userData, disableApiTermination, instanceInitiatedShutdownBehavior, rootDeviceName, blockDeviceMapping, groupSet',
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
     const attribute = params.enumOf('Attribute', instanceAttributes);
@@ -286,6 +295,11 @@ export const describeInstanceAttribute = defineAction({
         return { instanceId, rootDeviceName: { value: row.root_device_name } };
       case 'blockDeviceMapping':
         return { instanceId, blockDeviceMapping: volumeMappings(instance).map(instanceMappingXml) };
+      case 'groupSet':
+        return {
+          instanceId,
+          groupSet: (instance.network?.groups ?? []).map((g) => ({ groupId: g.id, groupName: g.name })),
+        };
       default:
         return assertNever(attribute, 'attribute');
     }
@@ -334,13 +348,25 @@ export const modifyInstanceAttribute = defineAction({
     'DisableApiTermination.Value',
     'InstanceInitiatedShutdownBehavior.Value',
     'BlockDeviceMapping.N',
+    'GroupId.N',
     'DryRun',
   ],
   status: 'partial',
   notes:
-    'instanceType and userData only while stopped (as EC2); no groups, sourceDestCheck or EBS optimization',
+    'instanceType and userData only while stopped (as EC2); GroupId.N replaces the groups; no sourceDestCheck or EBS optimization',
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
+    const groupIds = params.list('GroupId');
+    if (groupIds.length > 0) {
+      await ctx.cloud.compute.instances.owned(ctx.accountId, [instanceId]);
+      await ctx.cloud.vpc.interfaces.setInstanceGroups(
+        ctx.accountId,
+        instanceId,
+        groupIds,
+        dryRunCheck(ctx, params),
+      );
+      return { return: true };
+    }
     const change = attributeChange(params);
     await ctx.cloud.compute.instances.modifyAttribute(
       ctx.accountId,
