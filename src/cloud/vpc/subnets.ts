@@ -51,6 +51,10 @@ const subnetFields: FilterFields<SubnetView> = {
   state: () => 'available',
   'subnet-id': ({ row }) => row.id,
   'vpc-id': ({ row }) => row.vpc_id,
+  // The camelCase names older tools send.
+  availabilityZone: ({ row }) => row.availability_zone,
+  subnetId: ({ row }) => row.id,
+  vpcId: ({ row }) => row.vpc_id,
 };
 
 /** Subnets of every account. */

@@ -44,6 +44,9 @@ const vpcFields: FilterFields<Tagged<VpcRow>> = {
   'owner-id': ({ row }) => row.account_id,
   state: () => 'available',
   'vpc-id': ({ row }) => row.id,
+  // The camelCase names older tools send (Terraform's aws_vpc data source filters on isDefault).
+  isDefault: ({ row }) => row.is_default === 1,
+  vpcId: ({ row }) => row.id,
 };
 
 /** EC2's account attributes, by name; default-vpc is filled per account. */
