@@ -60,6 +60,8 @@ export async function groupsByNameIn(
   names: readonly string[],
   where = '',
 ): Promise<SecurityGroupRow[]> {
+  // PostgreSQL rejects `in ()`.
+  if (names.length === 0) return [];
   const rows = await db
     .selectFrom('security_groups')
     .selectAll()

@@ -1,7 +1,7 @@
 // Elastic network interfaces: each instance's primary interface (made at launch, launch-network.ts), shown by
 // DescribeNetworkInterfaces and by DescribeInstances, and its security groups (ModifyInstanceAttribute
 // GroupId.N). An interface lives while its instance does: terminated instances' interfaces are released
-// (lookups.ts releaseTerminated) before anything reads or allocates addresses.
+// (lookups.ts releaseTerminated) before addresses are allocated or dependencies checked; reads skip them.
 import type { Kysely } from 'kysely';
 import { limits } from '../../base/limits.ts';
 import type { Database } from '../../db/schema.ts';
@@ -12,7 +12,7 @@ import type { Regions } from '../common/regions.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
 import { ownedGroups } from '../security-groups/group-lookups.ts';
 import { checkIds, describeRows, type DescribeRequest } from './describe-resources.ts';
-import { ownsRow, releaseTerminated } from './lookups.ts';
+import { ownsRow } from './lookups.ts';
 import type { NetworkInterfaceRow } from './vpc-rows.ts';
 import type { VpcDeps } from './vpcs.ts';
 
@@ -125,9 +125,11 @@ export class NetworkInterfaceService {
     accountId: string | undefined,
     instanceIds: readonly string[] | undefined,
   ): Promise<InterfaceView[]> {
-    await releaseTerminated(db);
+    // Reads skip terminated instances' interfaces rather than deleting them: a Describe takes no write lock.
     let query = db
       .selectFrom('network_interfaces')
+      .innerJoin('instances', 'instances.id', 'network_interfaces.instance_id')
+      .where('instances.state', '!=', 'terminated')
       .innerJoin('subnets', 'subnets.id', 'network_interfaces.subnet_id')
       .innerJoin('vpcs', 'vpcs.id', 'network_interfaces.vpc_id')
       .selectAll('network_interfaces')

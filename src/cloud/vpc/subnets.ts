@@ -141,11 +141,12 @@ export class SubnetService {
   }
 
   async #views(accountId: string, rows: readonly SubnetRow[]): Promise<SubnetView[]> {
-    await releaseTerminated(this.#deps.db);
     const used = await this.#deps.db
       .selectFrom('network_interfaces')
+      .innerJoin('instances', 'instances.id', 'network_interfaces.instance_id')
       .select(['subnet_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('account_id', '=', accountId)
+      .where('network_interfaces.account_id', '=', accountId)
+      .where('instances.state', '!=', 'terminated')
       .groupBy('subnet_id')
       .execute();
     const usedBy = new Map(used.map((u) => [u.subnet_id, Number(u.n)]));
