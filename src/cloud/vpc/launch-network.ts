@@ -222,6 +222,13 @@ export async function attachLaunchInterface(
   plan: LaunchNetworkPlan,
 ): Promise<string> {
   await releaseTerminated(trx);
+  // A no-op update locks the VPC's row until the launch commits, so concurrent launches into one VPC
+  // (PostgreSQL; SQLite has one writer anyway) pick addresses one after the other, never the same one.
+  await trx
+    .updateTable('vpcs')
+    .set((eb) => ({ instance_tenancy: eb.ref('instance_tenancy') }))
+    .where('id', '=', plan.subnet.vpc_id)
+    .execute();
   const used = await trx
     .selectFrom('network_interfaces')
     .select('private_ip')

@@ -77,6 +77,20 @@ test('default VPC, subnets, groups and instance interfaces on PostgreSQL', { ski
     .Subnets![0]!;
   assert.equal(counted.AvailableIpAddressCount, 8);
 
+  // Launches racing into one VPC never get one address twice.
+  const racingRuns = await Promise.all(
+    [1, 2, 3].map(() =>
+      ec2.send(
+        new RunInstancesCommand({ ImageId: imageId, MinCount: 2, MaxCount: 2, SubnetId: subnet.SubnetId }),
+      ),
+    ),
+  );
+  await daemon.cloud.compute.idle();
+  const raced = racingRuns.flatMap((out) => (out.Instances ?? []).map((i) => i.PrivateIpAddress));
+  assert.equal(raced.length, 6);
+  assert.equal(new Set([...raced, ...addresses]).size, 9);
+  const all = [...(run.Instances ?? []), ...racingRuns.flatMap((out) => out.Instances ?? [])];
+
   await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: [ssh] }));
   assert.deepEqual(
     (await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [group!] }))).SecurityGroups?.[0]
@@ -87,9 +101,7 @@ test('default VPC, subnets, groups and instance interfaces on PostgreSQL', { ski
     ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId! })),
     'DependencyViolation',
   );
-  await ec2.send(
-    new TerminateInstancesCommand({ InstanceIds: (run.Instances ?? []).map((i) => i.InstanceId!) }),
-  );
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: all.map((i) => i.InstanceId!) }));
   await daemon.cloud.compute.idle();
   await ec2.send(new DeleteSubnetCommand({ SubnetId: subnet.SubnetId! }));
 });
