@@ -278,7 +278,7 @@ function composeCloud(
       nbd,
       ebs,
       regions,
-      network: vpc.launch,
+      vpc: vpc.launch,
       dataDir,
       logger: options.logger,
       driver:

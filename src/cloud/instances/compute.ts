@@ -29,7 +29,7 @@ export interface ComputeOptions {
   readonly regions: Regions;
   readonly driver: VmDriver;
   /** Subnets, groups and network interfaces of launches (cloud/vpc/vpc.ts). */
-  readonly network: LaunchNetworking;
+  readonly vpc: LaunchNetworking;
   readonly dataDir: string;
   readonly logger: Logger;
 }
@@ -80,7 +80,7 @@ export function createCompute(options: ComputeOptions): Compute {
     clientTokens,
     records,
     launcher: lifecycle,
-    network: options.network,
+    vpc: options.vpc,
   });
   const attachments = new AttachmentService({ ...options, instances, work });
   return {

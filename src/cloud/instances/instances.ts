@@ -80,7 +80,7 @@ export interface InstanceServiceDeps {
   /** Starts what RunInstances recorded (the lifecycle). */
   readonly launcher: InstanceLauncher;
   /** Subnets, groups and network interfaces of launches (cloud/vpc/). */
-  readonly network: LaunchNetworking;
+  readonly vpc: LaunchNetworking;
 }
 
 /** The port RunInstances hands recorded instances to: the lifecycle launches them in the background. */
@@ -165,7 +165,7 @@ export class InstanceService {
     const mappings = await mappingsOf(this.#deps.db, ids);
     const tags = await this.#deps.tags.tagsOf(accountId, ids);
     const live = rows.filter((r) => r.state !== 'terminated').map((r) => r.id);
-    const networks = await this.#deps.network.interfacesOf(accountId, live);
+    const networks = await this.#deps.vpc.interfacesOf(accountId, live);
     return rows.map((row) => ({
       row,
       mappings: mappings.filter((m) => m.owner_id === row.id),
@@ -231,7 +231,7 @@ export class InstanceService {
         `Value (${shutdownBehavior}) for parameter instanceInitiatedShutdownBehavior is invalid. Expected: stop or terminate.`,
       );
     }
-    const network = await this.#deps.network.plan(accountId, request.network, request.zone, count);
+    const network = await this.#deps.vpc.plan(accountId, request.network, request.zone, count);
     const image = await this.#deps.images.launchable(accountId, request.imageId);
     const mappings = await mergeMappings(
       image.mappings,
@@ -267,7 +267,7 @@ export class InstanceService {
         const row = this.#newRow(accountId, reservationId, index, request, plan, now);
         rows.push(row);
         await trx.insertInto('instances').values(row).execute();
-        await this.#deps.network.attach(trx, accountId, row.id, plan.network);
+        await this.#deps.vpc.attach(trx, accountId, row.id, plan.network);
         const disks = planDisks(row.id, accountId, plan.zone, plan.mappings);
         await this.#deps.volumes.insertForInstance(trx, disks.volumes);
         if (disks.rows.length > 0) await trx.insertInto('block_device_mappings').values(disks.rows).execute();
