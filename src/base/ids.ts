@@ -3,7 +3,23 @@ import { randomBytes } from 'node:crypto';
 
 /** The resource kinds Strata hands out ids for. */
 export type IdPrefix =
-  'vol' | 'snap' | 'ami' | 'i' | 'r' | 'import' | 'eni' | 'key' | 'eipalloc' | 'eipassoc';
+  | 'vol'
+  | 'snap'
+  | 'ami'
+  | 'i'
+  | 'r'
+  | 'import'
+  | 'eni'
+  | 'eni-attach'
+  | 'vpc'
+  | 'subnet'
+  | 'rtb'
+  | 'igw'
+  | 'sg'
+  | 'sgr'
+  | 'key'
+  | 'eipalloc'
+  | 'eipassoc';
 
 const HEX_DIGITS = 17;
 

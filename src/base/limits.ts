@@ -137,6 +137,16 @@ export const limits = {
   elasticAddressesPerAccountMax: 5,
   /** OpenSSH public key text ImportKeyPair accepts, in bytes (an RSA-16384 key is ~2.8 KiB). */
   publicKeyBytesMax: 8 * KiB,
+  /** VPCs per account (EC2's default quota): each costs a switch on the host when it has running instances. */
+  vpcsPerAccountMax: 5,
+  /** Subnets per VPC (EC2's quota); each is a small row and a DHCP range. */
+  subnetsPerVpcMax: 200,
+  /** Security groups per VPC (EC2's quota): rows, and policy resolution reads them all per change. */
+  securityGroupsPerVpcMax: 2500,
+  /** Rules per security group and direction (EC2's 60): every packet that opens a flow walks them. */
+  securityGroupRulesPerDirectionMax: 60,
+  /** Security groups per network interface (EC2's 5). */
+  securityGroupsPerInterfaceMax: 5,
 } as const;
 
 /** Checks relations between limits; called once at startup. */

@@ -15,6 +15,7 @@ import type { Regions } from './common/regions.ts';
 import type { Ebs } from './ebs/ebs.ts';
 import type { EbsDirect } from './ebs-direct/ebs-direct.ts';
 import type { Compute } from './instances/compute.ts';
+import type { VpcNetworking } from './vpc/vpc.ts';
 
 /** Which hypervisor backs instances (compute/ is built separately; the choice is carried here). */
 export type Hypervisor = 'qemu' | 'fake';
@@ -42,4 +43,6 @@ export interface Cloud {
   readonly ebsDirect: EbsDirect;
   /** EC2 compute: images, instances and their state machine over the VmDriver (cloud/instances/compute.ts). */
   readonly compute: Compute;
+  /** VPCs, subnets, gateways, network interfaces and security groups (cloud/vpc/vpc.ts). */
+  readonly vpc: VpcNetworking;
 }

@@ -20,10 +20,12 @@ import { NbdPskKeys, nbdTcpTls } from './nbd-access.ts';
 import { Accounts } from '../cloud/common/accounts.ts';
 import type { AccessKey, KeyPair } from '../cloud/common/accounts.ts';
 import { SecretBox } from '../cloud/common/accounts-secrets.ts';
-import { createRegions } from '../cloud/common/regions.ts';
-import { createEbs } from '../cloud/ebs/ebs.ts';
+import { createRegions, type Regions } from '../cloud/common/regions.ts';
+import { createEbs, type Ebs } from '../cloud/ebs/ebs.ts';
 import { createEbsDirect } from '../cloud/ebs-direct/ebs-direct.ts';
-import { createCompute } from '../cloud/instances/compute.ts';
+import { createCompute, type Compute } from '../cloud/instances/compute.ts';
+import { instanceMetadataSource } from '../cloud/instances/instance-metadata.ts';
+import { createVpcNetworking, type VpcNetworking } from '../cloud/vpc/vpc.ts';
 import { registerDemoImage } from '../cloud/images/demo-ami.ts';
 import { snapshotUsage } from '../cloud/images/images.ts';
 import { volumeAttachments } from '../cloud/instances/attachments.ts';
@@ -137,7 +139,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const driver =
       options.vmDriver ?? createVmDriver(options.hypervisor ?? 'qemu', { dataDir, logger: options.logger });
     const network = instanceNetworking(options, dataDir, driver, () => cloud);
-    if (network !== undefined) closers.push(() => network.close());
+    closers.push(() => network.close());
     const cloud = composeCloud(options, dataDir, database, store, nbd, secrets, archive, driver, network);
     closers.push(() => cloud.ebs.close());
     await cloud.ebs.recover();
@@ -180,10 +182,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
  */
 function networkPorts(
   options: DaemonOptions,
-  _cloud: () => Cloud,
-): { source: InstanceNetworkSource; metadata: MetadataSource } | undefined {
-  if (options.networkSource === undefined) return undefined;
-  return { source: options.networkSource, metadata: options.metadataSource ?? (async () => undefined) };
+  cloud: () => Cloud,
+): { source: InstanceNetworkSource; metadata: MetadataSource } {
+  const own: InstanceNetworkSource = { networkOf: (instanceId) => cloud().vpc.source.networkOf(instanceId) };
+  const source = options.networkSource ?? own;
+  const metadata =
+    options.metadataSource ??
+    ((instanceId: string) => {
+      const { db, regions, ebs } = cloud();
+      return instanceMetadataSource({ db, regions, tags: ebs.tags, networks: source })(instanceId);
+    });
+  return { source, metadata };
 }
 
 // Switches, metadata channels and public forwards for instances, when the network ports are wired.
@@ -192,9 +201,8 @@ function instanceNetworking(
   dataDir: string,
   driver: VmDriver,
   cloud: () => Cloud,
-): InstanceNetworking | undefined {
+): InstanceNetworking {
   const ports = networkPorts(options, cloud);
-  if (ports === undefined) return undefined;
   return new InstanceNetworking({
     directory: join(dataDir, 'network'),
     driver,
@@ -279,7 +287,7 @@ function composeCloud(
   secrets: SecretBox,
   archive: SnapshotArchive | undefined,
   driver: VmDriver,
-  network: InstanceNetworking | undefined,
+  network: InstanceNetworking,
 ): Mutable<Cloud> {
   const regions = createRegions(options.region, options.zones);
   const ebs = createEbs({
@@ -293,6 +301,17 @@ function composeCloud(
     snapshotUsage: snapshotUsage(database.db),
     ...(archive !== undefined ? { archive } : {}),
   });
+  const { vpc, compute } = composeInstances(
+    options,
+    dataDir,
+    database,
+    store,
+    nbd,
+    ebs,
+    regions,
+    driver,
+    network,
+  );
   return {
     dataDir,
     logger: options.logger,
@@ -316,21 +335,51 @@ function composeCloud(
           }
         : {}),
     }),
-    compute: createCompute({
-      db: database.db,
-      store,
-      nbd,
-      ebs,
-      regions,
-      dataDir,
-      logger: options.logger,
-      driver,
-      ...(network !== undefined ? { network } : {}),
-    }),
+    compute,
+    vpc,
     hypervisor: options.hypervisor ?? 'qemu',
     // Set once the API port is bound (port 0 picks one), before any request is served.
     endpoint: '',
   };
+}
+
+// The VPC model and compute: the VPC model reads public addresses from compute, built after it (a late-bound port).
+function composeInstances(
+  options: DaemonOptions,
+  dataDir: string,
+  database: OpenedDatabase,
+  store: BlockStore,
+  nbd: NbdServer,
+  ebs: Ebs,
+  regions: Regions,
+  driver: VmDriver,
+  network: InstanceNetworking,
+): { vpc: VpcNetworking; compute: Compute } {
+  const late: { compute?: Compute } = {};
+  const vpc = createVpcNetworking({
+    db: database.db,
+    regions,
+    paginator: ebs.paginator,
+    tags: ebs.tags,
+    refresh: network,
+    publicAddressOf: async (instanceId) => late.compute?.addresses.publicAddressOf(instanceId),
+  });
+  late.compute = createCompute({
+    db: database.db,
+    store,
+    nbd,
+    ebs,
+    regions,
+    vpc: vpc.launch,
+    networks: vpc.source,
+    wantsPublicAddress: (instanceId) => vpc.interfaces.wantsPublicIp(instanceId),
+    dataDir,
+    logger: options.logger,
+    driver,
+    network,
+    networkRefresh: network,
+  });
+  return { vpc, compute: late.compute };
 }
 
 // What `strata` may ask the running daemon (admin-socket.ts).

@@ -32,6 +32,7 @@ import type { InstancesTable } from './tables/instances.ts';
 import type { BlockDeviceMappingsTable } from './tables/block-device-mappings.ts';
 import type { KeyPairsTable } from './tables/key-pairs.ts';
 import type { AddressesTable } from './tables/addresses.ts';
+import type * as Vpc from './tables/vpc-networking.ts';
 
 /** Every table Strata keeps, by name. */
 export interface Database {
@@ -51,6 +52,15 @@ export interface Database {
   block_device_mappings: BlockDeviceMappingsTable;
   key_pairs: KeyPairsTable;
   addresses: AddressesTable;
+  default_vpcs: Vpc.DefaultVpcsTable;
+  vpcs: Vpc.VpcsTable;
+  subnets: Vpc.SubnetsTable;
+  internet_gateways: Vpc.InternetGatewaysTable;
+  route_tables: Vpc.RouteTablesTable;
+  security_groups: Vpc.SecurityGroupsTable;
+  security_group_rules: Vpc.SecurityGroupRulesTable;
+  network_interfaces: Vpc.NetworkInterfacesTable;
+  network_interface_groups: Vpc.NetworkInterfaceGroupsTable;
 }
 
 /** The current time as stored in timestamp columns (ISO-8601 UTC with milliseconds). */

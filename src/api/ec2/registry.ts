@@ -16,6 +16,8 @@ import { instanceTypeActions } from './actions/instances-types.ts';
 import { keyPairActions } from './actions/key-pairs.ts';
 import { addressActions } from './actions/addresses.ts';
 import { metadataOptionsActions } from './actions/metadata-options.ts';
+import { vpcActions } from './actions/vpcs.ts';
+import { securityGroupActions } from './actions/security-groups.ts';
 
 /** All actions, in coverage-table order. */
 export const ec2Actions: readonly Ec2Action[] = [
@@ -30,6 +32,8 @@ export const ec2Actions: readonly Ec2Action[] = [
   ...keyPairActions,
   ...addressActions,
   ...metadataOptionsActions,
+  ...vpcActions,
+  ...securityGroupActions,
 ];
 
 const byName = new Map(ec2Actions.map((action) => [action.name, action]));

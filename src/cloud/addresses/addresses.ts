@@ -174,8 +174,7 @@ export class AddressService implements PublicAddressSource, LaunchAddresses {
     const { instanceId, interfaceId, privateIp } = await this.#associationTarget(accountId, request);
     if (address.instance_id !== null && address.instance_id !== instanceId && !request.allowReassociation) {
       throw new CloudError('Resource.AlreadyAssociated', {
-        id: address.allocation_id,
-        to: address.instance_id,
+        message: `resource ${address.allocation_id} is already associated with ${address.instance_id}`,
       });
     }
     const current = await this.#deps.db
@@ -188,7 +187,9 @@ export class AddressService implements PublicAddressSource, LaunchAddresses {
       current.allocation_id !== address.allocation_id &&
       !request.allowReassociation
     ) {
-      throw new CloudError('Resource.AlreadyAssociated', { id: instanceId, to: current.allocation_id });
+      throw new CloudError('Resource.AlreadyAssociated', {
+        message: `resource ${instanceId} is already associated with ${current.allocation_id}`,
+      });
     }
     request.dryRun();
     const associationId = newId('eipassoc');

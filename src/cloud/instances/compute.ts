@@ -27,6 +27,7 @@ import type { PublicAddressWish } from '../addresses/public-addresses.ts';
 import { modifyMetadataOptions, type MetadataOptionsRequest } from './launch-access.ts';
 import type { InstanceRow } from './instance-records.ts';
 import type { NetworkAttachments } from './network-attachments.ts';
+import type { LaunchNetworking } from '../vpc/vpc.ts';
 
 /** What the compute services are built from. */
 export interface ComputeOptions {
@@ -36,6 +37,8 @@ export interface ComputeOptions {
   readonly ebs: Ebs;
   readonly regions: Regions;
   readonly driver: VmDriver;
+  /** Subnets, groups and network interfaces of launches (cloud/vpc/vpc.ts). */
+  readonly vpc: LaunchNetworking;
   readonly dataDir: string;
   readonly logger: Logger;
   /** The host side, told after changes to public addresses and metadata options (network/instance-network.ts). */
@@ -109,6 +112,7 @@ export function createCompute(options: ComputeOptions): Compute {
     records,
     launcher: lifecycle,
     keyPairs,
+    vpc: options.vpc,
   });
   const attachments = new AttachmentService({ ...options, instances, work });
   return {

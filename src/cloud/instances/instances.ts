@@ -30,12 +30,17 @@ import {
   type LaunchAccessColumns,
   type MetadataOptionsRequest,
 } from './launch-access.ts';
+import type { LaunchNetworking } from '../vpc/vpc.ts';
+import type { NetworkRequest, LaunchNetworkPlan } from '../vpc/launch-network.ts';
+import { instanceNetworkFields, type InterfaceView } from '../vpc/network-interfaces.ts';
 
 /** An instance with its disks and tags. */
 export interface Instance {
   readonly row: InstanceRow;
   readonly mappings: readonly InstanceMappingRow[];
   readonly tags: ReadonlyMap<string, string>;
+  /** Its primary network interface; undefined once terminated. */
+  readonly network: InterfaceView | undefined;
 }
 
 /** RunInstances' parameters. */
@@ -52,6 +57,8 @@ export interface RunInstancesRequest {
   readonly mappings: readonly MappingRequest[];
   readonly shutdownBehavior: string | undefined;
   readonly disableApiTermination: boolean | undefined;
+  /** SubnetId, security groups, PrivateIpAddress, NetworkInterfaces, AssociatePublicIpAddress. */
+  readonly network: NetworkRequest;
   readonly dryRun: DryRunCheck;
   /** KeyName: the launch key pair, served to the guest by IMDS. */
   readonly keyName?: string | undefined;
@@ -84,6 +91,8 @@ export interface InstanceServiceDeps {
   readonly launcher: InstanceLauncher;
   /** Key pairs: RunInstances' KeyName. */
   readonly keyPairs: KeyPairService;
+  /** Subnets, groups and network interfaces of launches (cloud/vpc/). */
+  readonly vpc: LaunchNetworking;
 }
 
 /** The port RunInstances hands recorded instances to: the lifecycle launches them in the background. */
@@ -120,6 +129,7 @@ const instanceFields: FilterFields<Instance> = {
   'root-device-type': (i) => i.row.root_device_type,
   'virtualization-type': () => 'hvm',
   ...accessFilterFields,
+  ...instanceNetworkFields,
 };
 
 /** The mappings of an instance that are EBS volumes (EC2 lists only those in blockDeviceMapping). */
@@ -167,10 +177,13 @@ export class InstanceService {
     const ids = rows.map((r) => r.id);
     const mappings = await mappingsOf(this.#deps.db, ids);
     const tags = await this.#deps.tags.tagsOf(accountId, ids);
+    const live = rows.filter((r) => r.state !== 'terminated').map((r) => r.id);
+    const networks = await this.#deps.vpc.interfacesOf(accountId, live);
     return rows.map((row) => ({
       row,
       mappings: mappings.filter((m) => m.owner_id === row.id),
       tags: tags.get(row.id) ?? new Map(),
+      network: networks.get(row.id),
     }));
   }
 
@@ -231,6 +244,7 @@ export class InstanceService {
         `Value (${shutdownBehavior}) for parameter instanceInitiatedShutdownBehavior is invalid. Expected: stop or terminate.`,
       );
     }
+    const network = await this.#deps.vpc.plan(accountId, request.network, request.zone, count);
     const image = await this.#deps.images.launchable(accountId, request.imageId);
     const mappings = await mergeMappings(
       image.mappings,
@@ -249,7 +263,8 @@ export class InstanceService {
       access,
       count,
       type: type.name,
-      zone,
+      zone: network.zone,
+      network,
       shutdownBehavior,
       image: image.row,
       mappings,
@@ -272,6 +287,7 @@ export class InstanceService {
         const row = this.#newRow(accountId, reservationId, index, request, plan, now);
         rows.push(row);
         await trx.insertInto('instances').values(row).execute();
+        await this.#deps.vpc.attach(trx, accountId, row.id, plan.network);
         const disks = planDisks(row.id, accountId, plan.zone, plan.mappings);
         await this.#deps.volumes.insertForInstance(trx, disks.volumes);
         if (disks.rows.length > 0) await trx.insertInto('block_device_mappings').values(disks.rows).execute();
@@ -440,6 +456,7 @@ interface RunPlan {
   readonly count: number;
   readonly type: string;
   readonly zone: string;
+  readonly network: LaunchNetworkPlan;
   readonly shutdownBehavior: string;
   readonly image: {
     id: string;

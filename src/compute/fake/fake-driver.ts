@@ -270,11 +270,13 @@ class FakeDriver implements VmDriver {
 }
 
 // What QEMU does for a NIC socket, as far as the daemon sees: it listens, and takes the next connection.
+// A QEMU is a process of its own, so the fake's sockets never keep the daemon's process alive (unref).
 async function listenNicSocket(path: string): Promise<{ server: Server; connections: Set<Socket> }> {
   await rm(path, { force: true });
   const connections = new Set<Socket>();
   const server = createServer((socket) => {
     connections.add(socket);
+    socket.unref();
     socket.on('data', () => undefined);
     socket.on('error', () => undefined);
     socket.on('close', () => connections.delete(socket));
@@ -283,5 +285,6 @@ async function listenNicSocket(path: string): Promise<{ server: Server; connecti
     server.once('error', reject);
     server.listen(path, () => resolve());
   });
+  server.unref();
   return { server, connections };
 }

@@ -14,6 +14,8 @@ import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 import { tagSet } from './volumes.ts';
 import { mappingRequests } from './block-device-mapping-params.ts';
 import { instanceAccessXml, metadataOptionsParams, runInstancesAccessParams } from './metadata-options.ts';
+import { networkParamNames, networkRequest } from './network-params.ts';
+import { instanceNetworkXml } from './network-xml.ts';
 
 function stateXml(name: string): XmlObject {
   const state = instanceState(name);
@@ -35,6 +37,10 @@ export function instanceMappingXml(m: InstanceMappingRow): XmlObject {
 
 /** An instance as DescribeInstances and RunInstances render it. */
 export function instanceXml(instance: Instance): XmlObject {
+  return { ...instanceBaseXml(instance), ...instanceNetworkXml(instance.network) };
+}
+
+function instanceBaseXml(instance: Instance): XmlObject {
   const { row } = instance;
   const size = instanceType(row.instance_type);
   return {
@@ -121,11 +127,12 @@ export const runInstances = defineAction({
     'BlockDeviceMapping.N',
     'InstanceInitiatedShutdownBehavior',
     'DisableApiTermination',
+    ...networkParamNames,
     'DryRun',
     ...runInstancesAccessParams,
   ],
   status: 'partial',
-  notes: 'no networking (security groups, subnets); instance types scaled down to the host',
+  notes: 'one network interface (DeviceIndex 0); instance types scaled down to the host',
   async run(ctx, params) {
     const instances = await ctx.cloud.compute.instances.run(ctx.accountId, {
       imageId: params.string('ImageId'),
@@ -139,6 +146,7 @@ export const runInstances = defineAction({
       mappings: mappingRequests(params),
       shutdownBehavior: params.string('InstanceInitiatedShutdownBehavior'),
       disableApiTermination: params.boolean('DisableApiTermination'),
+      network: networkRequest(params),
       dryRun: dryRunCheck(ctx, params),
       keyName: params.string('KeyName'),
       metadataOptions: metadataOptionsParams(params, 'MetadataOptions.'),
@@ -261,6 +269,7 @@ const instanceAttributes = [
   'instanceInitiatedShutdownBehavior',
   'rootDeviceName',
   'blockDeviceMapping',
+  'groupSet',
 ] as const;
 
 /** EC2 DescribeInstanceAttribute. */
@@ -269,7 +278,7 @@ export const describeInstanceAttribute = defineAction({
   params: ['InstanceId', 'Attribute', 'DryRun'],
   status: 'partial',
   notes:
-    'instanceType, userData, disableApiTermination, instanceInitiatedShutdownBehavior, rootDeviceName, blockDeviceMapping',
+    'instanceType, userData, disableApiTermination, instanceInitiatedShutdownBehavior, rootDeviceName, blockDeviceMapping, groupSet',
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
     const attribute = params.enumOf('Attribute', instanceAttributes);
@@ -290,6 +299,11 @@ export const describeInstanceAttribute = defineAction({
         return { instanceId, rootDeviceName: { value: row.root_device_name } };
       case 'blockDeviceMapping':
         return { instanceId, blockDeviceMapping: volumeMappings(instance).map(instanceMappingXml) };
+      case 'groupSet':
+        return {
+          instanceId,
+          groupSet: (instance.network?.groups ?? []).map((g) => ({ groupId: g.id, groupName: g.name })),
+        };
       default:
         return assertNever(attribute, 'attribute');
     }
@@ -338,13 +352,25 @@ export const modifyInstanceAttribute = defineAction({
     'DisableApiTermination.Value',
     'InstanceInitiatedShutdownBehavior.Value',
     'BlockDeviceMapping.N',
+    'GroupId.N',
     'DryRun',
   ],
   status: 'partial',
   notes:
-    'instanceType and userData only while stopped (as EC2); no groups, sourceDestCheck or EBS optimization',
+    'instanceType and userData only while stopped (as EC2); GroupId.N replaces the groups; no sourceDestCheck or EBS optimization',
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
+    const groupIds = params.list('GroupId');
+    if (groupIds.length > 0) {
+      await ctx.cloud.compute.instances.owned(ctx.accountId, [instanceId]);
+      await ctx.cloud.vpc.interfaces.setInstanceGroups(
+        ctx.accountId,
+        instanceId,
+        groupIds,
+        dryRunCheck(ctx, params),
+      );
+      return { return: true };
+    }
     const change = attributeChange(params);
     await ctx.cloud.compute.instances.modifyAttribute(
       ctx.accountId,
