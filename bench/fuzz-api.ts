@@ -44,10 +44,15 @@ const sent = Object.values(report.cases).reduce((a, b) => a + b, 0);
 const fiveHundreds = Object.entries(report.statuses)
   .filter(([status]) => /^5\d\d$/.test(status))
   .reduce((sum, [, count]) => sum + count, 0);
+// Signed requests that got a socket error (ECONNRESET, EPIPE) instead of an answer; each is also a failure.
+const resets = Object.entries(report.statuses)
+  .filter(([status]) => /^E[A-Z]+$/.test(status))
+  .reduce((sum, [, count]) => sum + count, 0);
 const summary = {
   ...report,
   sent,
   fiveHundreds,
+  resets,
   daemonExits: alive ? 0 : 1,
   daemonErrorLines: errorLines.length,
 };

@@ -19,6 +19,7 @@ import { isEbsPath, notImplementedEbs } from './ebs/ebs-router.ts';
 import type { EbsHandler } from './ebs/ebs-router.ts';
 import { handleEc2Query } from './ec2/ec2-query.ts';
 import { QueryParams } from './ec2/query-params.ts';
+import { answerClientError, endLingering } from './lingering-close.ts';
 import { ApiError } from './errors.ts';
 import { renderError, type ErrorProtocol } from './render-error.ts';
 import { decodePath, parseRequestTarget } from './request-target.ts';
@@ -50,11 +51,16 @@ export const healthPath = '/_strata/health';
 
 /** Starts listening; resolves once the port is bound. */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const server = createServer({ requestTimeout: 5 * 60_000 }, (req, res) => {
+  // requireHostHeader off: Node's own 400 for a request without Host went out before the body was read, and
+  // was lost to a reset (found by the fuzzer); unsigned, such a request gets the API's own 4xx instead.
+  const server = createServer({ requestTimeout: 5 * 60_000, requireHostHeader: false }, (req, res) => {
     onRequest(options, req, res);
   });
+  const sockets = trackSockets(server);
   // CONNECT is no API request; without this, Node drops the connection unanswered.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => refuseConnect(options, socket));
+  // Node's own answer to a request its parser refuses is lost to a reset while the client still sends.
+  server.on('clientError', answerClientError);
   // Node closes idle keep-alive sockets after 5 s; an SDK client sending on one just then gets ECONNRESET
   // (seen after 5 s of NBD work between API calls). Like AWS's 60 s front ends, keep them far longer.
   server.keepAliveTimeout = 65_000;
@@ -67,7 +73,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  return { url: `http://${host}:${port}`, port, close: () => closeServer(server) };
+  return { url: `http://${host}:${port}`, port, close: () => closeServer(server, sockets) };
 }
 
 function refuseConnect(options: ApiServerOptions, socket: Duplex): void {
@@ -76,16 +82,33 @@ function refuseConnect(options: ApiServerOptions, socket: Duplex): void {
   const head = Object.entries({ ...rendered.headers, 'content-length': Buffer.byteLength(rendered.body) })
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
-  socket.on('error', () => {}); // a client gone before the answer is no fault
-  socket.end(`HTTP/1.1 ${rendered.status} Bad Request\r\n${head}connection: close\r\n\r\n${rendered.body}`);
+  endLingering(
+    socket,
+    `HTTP/1.1 ${rendered.status} Bad Request\r\n${head}connection: close\r\n\r\n${rendered.body}`,
+  );
 }
 
-async function closeServer(server: Server): Promise<void> {
+// Every accepted socket is tracked, not only those Node's HTTP layer still counts as its own: a socket handed
+// over (CONNECT) or lingering after a refused request still holds server.close() until it closes.
+function trackSockets(server: Server): Set<Duplex> {
+  const sockets = new Set<Duplex>();
+  server.on('connection', (socket: Duplex) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+// Bounded: in-flight requests get limits.shutdownGraceSeconds to finish, then every socket is destroyed.
+async function closeServer(server: Server, sockets: Set<Duplex>): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   // Keep-alive sockets turn idle as their in-flight request ends; close each as soon as it does.
   server.closeIdleConnections();
   const sweeper = setInterval(() => server.closeIdleConnections(), 50);
-  const timer = setTimeout(() => server.closeAllConnections(), limits.shutdownGraceSeconds * 1000);
+  const timer = setTimeout(() => {
+    server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
+  }, limits.shutdownGraceSeconds * 1000);
   await closed;
   clearInterval(sweeper);
   clearTimeout(timer);
@@ -147,7 +170,9 @@ async function handleRequest(
     served.status = send(res, 200, headers, result.xml);
   } catch (error) {
     const rendered = renderError(error, served.protocol, requestId, options.logger);
-    const close = error instanceof ApiError && error.code === 'RequestEntityTooLarge';
+    // A body refused before it was all read leaves the connection mid-request: it cannot serve another.
+    const close = error instanceof ApiError && error.code === 'RequestEntityTooLarge' && !req.complete;
+    if (!close) await drainBody(req);
     served.status = send(
       res,
       rendered.status,
@@ -209,12 +234,19 @@ function ec2Params(req: IncomingMessage, rawQuery: string, body: Buffer): QueryP
   return new QueryParams(entries);
 }
 
-/** Reads a request body, failing with RequestEntityTooLarge as soon as it passes `maxBytes`. */
+/**
+ * Bytes past the body limit still read (and dropped) before the 413 is sent. Answering while the client still
+ * sends, then closing, makes the kernel reset the connection, and the client loses the answer (found by the
+ * fuzzer); a body larger than this is refused at once instead, and closed.
+ */
+export const bodyDrainBytesMax = 8 * 1024 * 1024;
+
+/** Reads a request body; one over `maxBytes` fails with RequestEntityTooLarge once read (or at once, if huge). */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   assert(maxBytes > 0, 'body limit must be positive');
   const tooLarge = (): ApiError => new ApiError('RequestEntityTooLarge', { limit: maxBytes });
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) {
+  if (declared > maxBytes + bodyDrainBytesMax) {
     req.resume();
     return Promise.reject(tooLarge());
   }
@@ -223,20 +255,35 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     let size = 0;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size <= maxBytes) {
-        chunks.push(chunk);
-        return;
+      if (size <= maxBytes) chunks.push(chunk);
+      else if (size > maxBytes + bodyDrainBytesMax) {
+        req.off('data', onData);
+        req.resume();
+        reject(tooLarge());
       }
-      req.off('data', onData);
-      req.resume();
-      reject(tooLarge());
     };
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('end', () => (size <= maxBytes ? resolve(Buffer.concat(chunks, size)) : reject(tooLarge())));
     // The client hung up mid-body: its fault, not ours (the answer goes nowhere, but is logged as such).
     req.once('error', () =>
       reject(new ApiError('InvalidRequest', { message: 'The request body ended early.' })),
     );
+  });
+}
+
+// An error found before the body was read (a target that is no path) is answered once the body is in, as
+// the 413 is: answering first and then closing resets a client still sending, and it loses the answer.
+function drainBody(req: IncomingMessage): Promise<void> {
+  if (req.complete || req.readableEnded || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > bodyDrainBytesMax) resolve();
+    });
+    req.once('end', resolve);
+    req.once('close', resolve);
+    req.resume();
   });
 }
 
@@ -250,6 +297,9 @@ function send(
     res.end();
     return status;
   }
+  // The parser refused the rest of this request and lingering-close.ts has answered and half-closed the
+  // socket; writing after that would destroy it, and a reset could swallow the answer already sent.
+  if (res.socket === null || res.socket.writableEnded) return status;
   res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
   return status;
