@@ -31,6 +31,7 @@ declare -A apt_packages=(
   [time]=/usr/bin/time
   [openssl]=/usr/bin/openssl
   [systemd]=/usr/bin/systemd-analyze
+  [python3-libcloud]=/usr/lib/python3/dist-packages/libcloud/__init__.py
 )
 
 missing=()

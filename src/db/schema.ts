@@ -30,6 +30,7 @@ import type { EbsDirectUploadsTable, EbsDirectBlocksTable } from './tables/ebs-d
 import type { ImagesTable, ImageLaunchPermissionsTable } from './tables/images.ts';
 import type { InstancesTable } from './tables/instances.ts';
 import type { BlockDeviceMappingsTable } from './tables/block-device-mappings.ts';
+import type { EbsEncryptionDefaultsTable, FastSnapshotRestoresTable } from './tables/ebs-settings.ts';
 
 /** Every table Strata keeps, by name. */
 export interface Database {
@@ -47,6 +48,8 @@ export interface Database {
   image_launch_permissions: ImageLaunchPermissionsTable;
   instances: InstancesTable;
   block_device_mappings: BlockDeviceMappingsTable;
+  ebs_encryption_defaults: EbsEncryptionDefaultsTable;
+  fast_snapshot_restores: FastSnapshotRestoresTable;
 }
 
 /** The current time as stored in timestamp columns (ISO-8601 UTC with milliseconds). */

@@ -13,6 +13,9 @@ import { imageActions } from './actions/images.ts';
 import { instanceActions } from './actions/instances.ts';
 import { attachmentActions } from './actions/instances-attachments.ts';
 import { instanceTypeActions } from './actions/instances-types.ts';
+import { ebsEncryptionActions } from './actions/ebs-encryption.ts';
+import { snapshotRestoreActions } from './actions/snapshot-restores.ts';
+import { instanceInfoActions } from './actions/instance-info.ts';
 
 /** All actions, in coverage-table order. */
 export const ec2Actions: readonly Ec2Action[] = [
@@ -24,6 +27,9 @@ export const ec2Actions: readonly Ec2Action[] = [
   ...instanceActions,
   ...attachmentActions,
   ...instanceTypeActions,
+  ...ebsEncryptionActions,
+  ...snapshotRestoreActions,
+  ...instanceInfoActions,
 ];
 
 const byName = new Map(ec2Actions.map((action) => [action.name, action]));

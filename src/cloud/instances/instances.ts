@@ -5,7 +5,7 @@ import type { Kysely, Updateable } from 'kysely';
 import { assert, assertNever } from '../../base/assert.ts';
 import { newId } from '../../base/ids.ts';
 import { limits } from '../../base/limits.ts';
-import { CloudError, ec2Error } from '../errors.ts';
+import { CloudError, ec2Error, notFoundError } from '../errors.ts';
 import type { Database } from '../../db/schema.ts';
 import { nowIso } from '../../db/schema.ts';
 import type { InstancesTable } from '../../db/tables/instances.ts';
@@ -23,6 +23,13 @@ import { mappingsOf, planDisks, type InstanceMappingRow } from './disks.ts';
 import { stateCodes, instanceState } from './instance-states.ts';
 import { checkInstanceIds, type InstanceRecords, type InstanceRow } from './instance-records.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
+import {
+  isOptionChange,
+  launchColumns,
+  optionUpdate,
+  type LaunchOptions,
+  type OptionChange,
+} from './instance-options.ts';
 
 /** An instance with its disks and tags. */
 export interface Instance {
@@ -45,6 +52,8 @@ export interface RunInstancesRequest {
   readonly mappings: readonly MappingRequest[];
   readonly shutdownBehavior: string | undefined;
   readonly disableApiTermination: boolean | undefined;
+  /** Monitoring, tenancy, EBS optimization and stop protection (instance-options.ts). */
+  readonly launchOptions?: LaunchOptions;
   readonly dryRun: DryRunCheck;
 }
 
@@ -294,6 +303,7 @@ export class InstanceService {
       launch_time: now,
       terminated_at: null,
       created_at: now,
+      ...launchColumns(request.launchOptions),
     };
   }
 
@@ -320,7 +330,7 @@ export class InstanceService {
     if (instanceIds.length > 0) {
       const found = new Set(rows.map((r) => r.id));
       const missing = instanceIds.filter((id) => !found.has(id));
-      if (missing.length > 0) throw new CloudError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
+      if (missing.length > 0) throw notFoundError('InvalidInstanceID.NotFound', missing);
     }
     const keep = compileFilters(filters, instanceFields, (i) => i.tags);
     const instances = (await this.complete(accountId, rows)).filter(keep);
@@ -363,6 +373,7 @@ export class InstanceService {
   }
 
   async #attributeUpdate(row: InstanceRow, change: AttributeChange): Promise<Updateable<InstancesTable>> {
+    if (isOptionChange(change)) return optionUpdate(row, change);
     const stoppedOnly = (what: string): void => {
       if (row.state !== 'stopped') {
         throw ec2Error(
@@ -406,6 +417,7 @@ export class InstanceService {
 
 /** One ModifyInstanceAttribute change. */
 export type AttributeChange =
+  | OptionChange
   | { readonly kind: 'instanceType'; readonly value: string }
   | { readonly kind: 'userData'; readonly value: string }
   | { readonly kind: 'shutdownBehavior'; readonly value: string }

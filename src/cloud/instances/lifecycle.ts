@@ -29,6 +29,7 @@ import { instanceType, scaledForHost } from './instance-types.ts';
 import { instanceState, type InstanceState, type StateChange } from './instance-states.ts';
 import { requireStates, type InstanceRecords, type InstanceRow } from './instance-records.ts';
 import { noDryRun, type DryRunCheck } from '../common/dry-run.ts';
+import { checkStoppable } from './instance-options.ts';
 
 /** What the lifecycle is built from. */
 export interface InstanceLifecycleDeps {
@@ -224,6 +225,7 @@ export class InstanceLifecycle {
   ): Promise<StateChange[]> {
     const rows = await this.#deps.instances.owned(accountId, ids);
     for (const row of rows) {
+      checkStoppable(row);
       if (row.root_device_type === 'instance-store') {
         throw ec2Error(
           'UnsupportedOperation',

@@ -6,6 +6,7 @@ import * as m0002 from './0002-volumes-snapshots-tags.ts';
 import * as m0003ebsDirect from './0003-ebs-direct.ts';
 import * as m0004imagesInstances from './0004-images-instances.ts';
 import * as m0005snapshotArchive from './0005-snapshot-archive.ts';
+import * as m0008ec2Fidelity from './0008-ec2-fidelity.ts';
 
 /** Migrations by name; names sort in the order they must run. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -14,4 +15,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003-ebs-direct': m0003ebsDirect,
   '0004-images-instances': m0004imagesInstances,
   '0005-snapshot-archive': m0005snapshotArchive,
+  '0008-ec2-fidelity': m0008ec2Fidelity,
 };

@@ -173,7 +173,7 @@ test('DescribeImages: owners, executable users, filters, sharing and isolation',
         LaunchPermission: { Add: [{ UserId: 'nobody' }] },
       }),
     ),
-    'InvalidUserID.Malformed',
+    'InvalidAMIAttributeItemValue',
   );
 });
 

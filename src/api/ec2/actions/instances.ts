@@ -13,6 +13,7 @@ import type { QueryParams } from '../query-params.ts';
 import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 import { tagSet } from './volumes.ts';
 import { mappingRequests } from './block-device-mapping-params.ts';
+import * as options from './instance-options-params.ts';
 
 function stateXml(name: string): XmlObject {
   const state = instanceState(name);
@@ -47,8 +48,7 @@ export function instanceXml(instance: Instance): XmlObject {
     productCodes: [],
     instanceType: row.instance_type,
     launchTime: row.launch_time,
-    placement: { availabilityZone: row.availability_zone, groupName: '', tenancy: 'default' },
-    monitoring: { state: 'disabled' },
+    placement: { availabilityZone: row.availability_zone, groupName: '', tenancy: row.tenancy },
     groupSet: [],
     stateReason:
       row.state_reason_code === null
@@ -63,7 +63,7 @@ export function instanceXml(instance: Instance): XmlObject {
     tagSet: instance.tags.size > 0 ? tagSet(instance.tags) : undefined,
     hypervisor: 'xen',
     networkInterfaceSet: [],
-    ebsOptimized: false,
+    ...options.launchOptionsXml(row),
     enaSupport: true,
     bootMode: row.boot_mode,
     currentInstanceBootMode: row.boot_mode,
@@ -91,7 +91,8 @@ export function reservationsXml(instances: readonly Instance[]): XmlObject[] {
     reservationId,
     ownerId: members[0]?.row.account_id,
     groupSet: [],
-    instancesSet: members.map(instanceXml),
+    // EC2 lists a reservation's instances by AmiLaunchIndex, whatever order they were found in.
+    instancesSet: members.sort((a, b) => a.row.launch_index - b.row.launch_index).map(instanceXml),
   }));
 }
 
@@ -120,6 +121,7 @@ export const runInstances = defineAction({
     'BlockDeviceMapping.N',
     'InstanceInitiatedShutdownBehavior',
     'DisableApiTermination',
+    ...options.launchOptionParams,
     'DryRun',
   ],
   status: 'partial',
@@ -137,6 +139,7 @@ export const runInstances = defineAction({
       mappings: mappingRequests(params),
       shutdownBehavior: params.string('InstanceInitiatedShutdownBehavior'),
       disableApiTermination: params.boolean('DisableApiTermination'),
+      launchOptions: options.launchOptions(params),
       dryRun: dryRunCheck(ctx, params),
     });
     const [reservation] = reservationsXml(instances);
@@ -265,14 +268,16 @@ export const describeInstanceAttribute = defineAction({
   params: ['InstanceId', 'Attribute', 'DryRun'],
   status: 'partial',
   notes:
-    'instanceType, userData, disableApiTermination, instanceInitiatedShutdownBehavior, rootDeviceName, blockDeviceMapping',
+    'every attribute but groupSet; productCodes, kernel, ramdisk and sriovNetSupport are empty (hvm, virtio)',
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
-    const attribute = params.enumOf('Attribute', instanceAttributes);
+    const attribute = params.enumOf('Attribute', [...instanceAttributes, ...options.optionAttributes]);
     if (attribute === undefined) throw new CloudError('MissingParameter', { name: 'Attribute' });
     checkDryRun(ctx, params);
     const instance = await ctx.cloud.compute.instances.get(ctx.accountId, instanceId);
     const { row } = instance;
+    if (options.isOptionAttribute(attribute))
+      return { instanceId, ...options.optionAttributeXml(row, attribute) };
     switch (attribute) {
       case 'instanceType':
         return { instanceId, instanceType: { value: row.instance_type } };
@@ -319,6 +324,8 @@ function attributeChange(params: QueryParams): AttributeChange {
     value: m.boolean('Ebs.DeleteOnTermination') ?? true,
   }));
   if (devices.length > 0) return { kind: 'deleteOnTermination', devices };
+  const option = options.optionChange(value);
+  if (option !== undefined) return option;
   throw new CloudError('MissingParameter', { name: 'Attribute' });
 }
 
@@ -334,11 +341,16 @@ export const modifyInstanceAttribute = defineAction({
     'DisableApiTermination.Value',
     'InstanceInitiatedShutdownBehavior.Value',
     'BlockDeviceMapping.N',
+    'SourceDestCheck.Value',
+    'DisableApiStop.Value',
+    'EbsOptimized.Value',
+    'Kernel.Value',
+    'Ramdisk.Value',
     'DryRun',
   ],
   status: 'partial',
   notes:
-    'instanceType and userData only while stopped (as EC2); no groups, sourceDestCheck or EBS optimization',
+    'instanceType, userData and ebsOptimized only while stopped (as EC2); kernel and ramdisk refused (every instance is hvm); no groups',
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
     const change = attributeChange(params);
