@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { startTestDaemon, type TestDaemon } from '../testing/test-daemon.ts';
+import { signedRequest } from '../testing/signed-request.ts';
 
 const run = promisify(execFile);
 const python = '/usr/bin/python3';
@@ -83,3 +84,30 @@ test(
     assert.match(String(stale.error), /RequestExpired|expired/i);
   },
 );
+
+test('an older signature version, or SigV2 missing a field, is a clear IncompleteSignature', async () => {
+  const other = await startTestDaemon();
+  try {
+    const base = {
+      Action: 'DescribeRegions',
+      Version: '2016-11-15',
+      AWSAccessKeyId: other.admin.accessKeyId,
+    };
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ ...base, SignatureVersion: '1', Signature: 'x' }, /SignatureVersion must be 2/],
+      [{ ...base, SignatureVersion: '2', SignatureMethod: 'HmacSHA256', Signature: 'x' }, /Timestamp/],
+      [
+        { ...base, SignatureVersion: '2', SignatureMethod: 'HmacMD5', Signature: 'x' },
+        /HmacSHA256 or HmacSHA1/,
+      ],
+    ];
+    for (const [params, message] of cases) {
+      const res = await signedRequest(other.endpoint, other.admin, { method: 'GET', params, unsigned: true });
+      assert.equal(res.status, 400, res.body);
+      assert.match(res.body, /<Code>IncompleteSignature<\/Code>/);
+      assert.match(res.body, message);
+    }
+  } finally {
+    await other.close();
+  }
+});
