@@ -28,8 +28,6 @@ export const plannedEc2Actions: readonly string[] = [
   'CreateImage',
   'DescribeInstanceTypes',
   'DescribeAccountAttributes',
-  'EnableEbsEncryptionByDefault',
-  'GetEbsEncryptionByDefault',
 ];
 
 /** The EBS direct API's operations (REST/JSON, served on the same port). */

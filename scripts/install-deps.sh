@@ -34,6 +34,7 @@ declare -A apt_packages=(
   [openssl]=/usr/bin/openssl
   [openssh-client]=/usr/bin/ssh-keygen
   [systemd]=/usr/bin/systemd-analyze
+  [python3-libcloud]=/usr/lib/python3/dist-packages/libcloud/__init__.py
 )
 
 missing=()

@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
+import pino from 'pino';
 import { limits } from '../base/limits.ts';
 import { startTestDaemon } from './testing/test-daemon.ts';
 import type { TestDaemon } from './testing/test-daemon.ts';
 import { signedRequest } from './testing/signed-request.ts';
-import { bodyDrainBytesMax } from './api-server.ts';
+import { bodyDrainBytesMax, startApiServer } from './api-server.ts';
 
 let strata: TestDaemon;
 before(async () => {
@@ -267,4 +268,99 @@ test('an error found before the body is read is answered once the body is in, no
   const hostless = await answeredAfterBody('POST / HTTP/1.1\r\n');
   assert.equal(hostless.early, '');
   assert.match(hostless.text, /^HTTP\/1\.1 4\d\d .*<Response><Errors>/s);
+});
+
+test('an unknown path is a clear 404, signed or not, never an authentication error', async () => {
+  for (const path of ['/moto-api/reset', '/latest/meta-data/', '/ec2']) {
+    const unsigned = await signedRequest(strata.endpoint, strata.admin, {
+      method: 'POST',
+      path,
+      unsigned: true,
+    });
+    assert.equal(unsigned.status, 404, `${path}: ${unsigned.body}`);
+    assert.equal(errorOf(unsigned.body).code, 'UnknownPath');
+    assert.match(errorOf(unsigned.body).message, new RegExp(`There is no API at ${path}`));
+    const signed = await signedRequest(strata.endpoint, strata.admin, {
+      path,
+      params: { Action: 'DescribeRegions', Version: version },
+    });
+    assert.equal(signed.status, 404);
+  }
+});
+
+test('failed requests are logged with their action, a bad signature and an unknown action too', async () => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+  const server = await startApiServer({ cloud: strata.cloud, logger, host: '127.0.0.1', port: 0 });
+  try {
+    const failures: Record<string, string>[] = [
+      { Action: 'DescribeVolumes', Version: version, 'VolumeId.1': 'vol-nope' },
+      { Action: 'NoSuchAction', Version: version },
+    ];
+    for (const params of failures) {
+      const res = await signedRequest(server.url, strata.admin, { params });
+      assert.equal(res.status, 400);
+    }
+    const badKey = { ...strata.admin, secretAccessKey: 'wrong' };
+    const denied = await signedRequest(server.url, badKey, {
+      params: { Action: 'DescribeSnapshots', Version: version },
+    });
+    assert.equal(denied.status, 403);
+  } finally {
+    await server.close();
+  }
+  const requests = lines.map((line) => JSON.parse(line) as { msg: string; action?: string; status?: number });
+  const logged = requests.filter((r) => r.msg === 'request').map((r) => [r.action, r.status]);
+  assert.deepEqual(logged, [
+    ['DescribeVolumes', 400],
+    ['NoSuchAction', 400],
+    ['DescribeSnapshots', 403],
+  ]);
+});
+
+test('list indexes from 0 (as libcloud sends them) are read in order; empty tag specifications refused', async () => {
+  const created = await signedRequest(strata.endpoint, strata.admin, {
+    params: {
+      Action: 'CreateVolume',
+      Version: version,
+      AvailabilityZone: `${strata.region}a`,
+      Size: '1',
+      'TagSpecification.0.ResourceType': 'volume',
+      'TagSpecification.0.Tag.0.Key': 'first',
+      'TagSpecification.0.Tag.0.Value': 'a',
+      'TagSpecification.0.Tag.1.Key': 'second',
+    },
+  });
+  assert.equal(created.status, 200, created.body);
+  const volumeId = /<volumeId>(vol-[0-9a-f]+)<\/volumeId>/.exec(created.body)?.[1] ?? '';
+  const tagged = await signedRequest(strata.endpoint, strata.admin, {
+    params: { Action: 'CreateTags', Version: version, 'ResourceId.0': volumeId, 'Tag.0.Key': 'third' },
+  });
+  assert.equal(tagged.status, 200, tagged.body);
+  const described = await signedRequest(strata.endpoint, strata.admin, {
+    params: {
+      Action: 'DescribeVolumes',
+      Version: version,
+      'Filter.0.Name': 'volume-id',
+      'Filter.0.Value.0': volumeId,
+    },
+  });
+  assert.equal(described.status, 200, described.body);
+  const keys = [...described.body.matchAll(/<key>([^<]*)<\/key>/g)].map((m) => m[1]).sort();
+  assert.deepEqual(keys, ['first', 'second', 'third']);
+  const empty = await signedRequest(strata.endpoint, strata.admin, {
+    params: {
+      Action: 'CreateVolume',
+      Version: version,
+      AvailabilityZone: `${strata.region}a`,
+      Size: '1',
+      'TagSpecification.1.ResourceType': 'volume',
+    },
+  });
+  assert.equal(empty.status, 400);
+  assert.deepEqual(errorOf(empty.body), {
+    code: 'InvalidParameterValue',
+    message: 'Tag specification must have at least one tag',
+    requestId: errorOf(empty.body).requestId,
+  });
 });

@@ -14,6 +14,7 @@ import { limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
 import type { Cloud } from '../cloud/cloud.ts';
 import { verifySigV4 } from './auth/sigv4.ts';
+import { verifyEc2Signature } from './auth/ec2-signature.ts';
 import type { SignedRequest } from './auth/sigv4.ts';
 import { isEbsPath, notImplementedEbs } from './ebs/ebs-router.ts';
 import type { EbsHandler } from './ebs/ebs-router.ts';
@@ -153,7 +154,10 @@ async function handleRequest(
       served.status = await serveEbs(options, signed, target, requestId, res);
       return;
     }
-    const caller = await verifySigV4(signed, (id) => options.cloud.accounts.lookupKey(id), {
+    if (target.pathname !== '/') throw unknownPath(target.pathname);
+    // Known before authentication, so failures (a bad signature too) are logged with their action.
+    served.action = requestedAction(target.rawQuery, body);
+    const caller = await verifyEc2Signature(signed, (id) => options.cloud.accounts.lookupKey(id), {
       services: ['ec2'],
       region: options.cloud.regions.region,
     });
@@ -213,6 +217,19 @@ async function serveEbs(
     logger: options.logger,
   });
   return send(res, response.status, { 'x-amzn-requestid': requestId, ...response.headers }, response.body);
+}
+
+// Only `/` speaks EC2 Query; anything else (`/moto-api/reset`, a typo) is told so rather than asked to sign.
+function unknownPath(pathname: string): ApiError {
+  const shown = pathname.length > 100 ? `${pathname.slice(0, 100)}…` : pathname;
+  return new ApiError('UnknownPath', { path: shown });
+}
+
+// The Action a request names (query first, then a form body), for the request log; '' when none.
+function requestedAction(rawQuery: string, body: Buffer): string {
+  const action =
+    new URLSearchParams(rawQuery).get('Action') ?? new URLSearchParams(body.toString('latin1')).get('Action');
+  return /^[A-Za-z0-9]{1,64}$/.test(action ?? '') ? (action as string) : '';
 }
 
 // GET carries parameters in the query; POST in a form body (plus any in the query). Presign fields are auth, not params.

@@ -46,6 +46,11 @@ export const catalogue = {
   UnauthorizedOperation: { status: 403, template: 'You are not authorized to perform this operation.' },
   DryRunOperation: { status: 412, template: 'Request would have succeeded, but DryRun flag is set.' },
   UnsupportedOperation: { status: 400, template: '{message}' },
+  UnknownPath: {
+    status: 404,
+    template:
+      'There is no API at {path}: EC2 Query requests go to / and EBS direct requests to /snapshots/….',
+  },
   InternalError: { status: 500, template: 'An internal error has occurred.' },
   ServiceUnavailable: { status: 503, template: 'The service is unavailable: {reason}' },
   RequestLimitExceeded: { status: 503, template: 'Request limit exceeded.' },
@@ -207,4 +212,15 @@ function fillTemplate(template: string, data: ErrorData): string {
 /** A CloudError with catalogue `code` whose message is exactly `message` (EC2's own wording for this case). */
 export function ec2Error(code: ErrorCode, message: string): CloudError {
   return new CloudError(code, { message });
+}
+
+const pluralNotFound = {
+  'InvalidAMIID.NotFound': (list: string) => `The image ids '[${list}]' do not exist`,
+  'InvalidInstanceID.NotFound': (list: string) => `The instance IDs '${list}' do not exist`,
+} as const;
+
+/** The not-found error for `ids`: the catalogue's singular for one, EC2's plural wording for several. */
+export function notFoundError(code: keyof typeof pluralNotFound, ids: readonly string[]): CloudError {
+  if (ids.length === 1) return new CloudError(code, { id: ids[0] as string });
+  return ec2Error(code, pluralNotFound[code](ids.join(', ')));
 }

@@ -33,6 +33,7 @@ import type { BlockDeviceMappingsTable } from './tables/block-device-mappings.ts
 import type { KeyPairsTable } from './tables/key-pairs.ts';
 import type { AddressesTable } from './tables/addresses.ts';
 import type * as Vpc from './tables/vpc-networking.ts';
+import type { EbsEncryptionDefaultsTable, FastSnapshotRestoresTable } from './tables/ebs-settings.ts';
 
 /** Every table Strata keeps, by name. */
 export interface Database {
@@ -61,6 +62,8 @@ export interface Database {
   security_group_rules: Vpc.SecurityGroupRulesTable;
   network_interfaces: Vpc.NetworkInterfacesTable;
   network_interface_groups: Vpc.NetworkInterfaceGroupsTable;
+  ebs_encryption_defaults: EbsEncryptionDefaultsTable;
+  fast_snapshot_restores: FastSnapshotRestoresTable;
 }
 
 /** The current time as stored in timestamp columns (ISO-8601 UTC with milliseconds). */

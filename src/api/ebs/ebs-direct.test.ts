@@ -291,6 +291,34 @@ test('bad checksum, out-of-range index, wrong count or aggregate, put after comp
   );
 });
 
+test('a body shorter than its DataLength, or a DataLength that is no block, is told so', async () => {
+  const { SnapshotId: id = '' } = await ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+  const short = Buffer.from('twenty-nine bytes of a block');
+  const send = (data: Buffer, dataLength: number): Promise<unknown> =>
+    ebs.send(
+      new PutSnapshotBlockCommand({
+        SnapshotId: id,
+        BlockIndex: 0,
+        BlockData: data,
+        DataLength: dataLength,
+        Checksum: sha(data),
+        ChecksumAlgorithm: 'SHA256',
+      }),
+    );
+  await assert.rejects(send(short, B), (error: Error) => {
+    assert.equal(error.name, 'ValidationException');
+    assert.equal(
+      error.message,
+      `The body must be one whole block of ${B} bytes, as DataLength says: it has ${short.length} bytes.`,
+    );
+    return true;
+  });
+  await assert.rejects(send(short, short.length), (error: Error) => {
+    assert.equal(error.message, `DataLength must be the block size, ${B}: got ${short.length}.`);
+    return true;
+  });
+});
+
 test('forged, moved and expired BlockTokens are rejected', async () => {
   const listed = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapA }));
   const token = listed.Blocks?.[0]?.BlockToken ?? '';

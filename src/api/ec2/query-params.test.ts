@@ -80,9 +80,25 @@ test('bad or missing values name the parameter, the expectation and what came', 
     ),
   );
   assert.throws(
-    () => QueryParams.parse('VolumeId.0=vol-a').list('VolumeId'),
+    () => QueryParams.parse('VolumeId.99999999999999999999=vol-a').list('VolumeId'),
     (error) => error instanceof ApiError && error.code === 'InvalidParameterValue',
   );
+  assert.throws(
+    () => QueryParams.parse('TagSpecification.1.ResourceType=volume').tagSpecifications(),
+    apiError('InvalidParameterValue', 'Tag specification must have at least one tag'),
+  );
+});
+
+test('list indexes may start anywhere, 0 included (libcloud sends 0), and order by index', () => {
+  const zeroBased = QueryParams.parse(
+    'ResourceId.1=vol-b&ResourceId.0=vol-a&Tag.0.Key=k0&Tag.0.Value=v0&Tag.1.Key=k1&Filter.0.Name=status&Filter.0.Value.0=ok',
+  );
+  assert.deepEqual(zeroBased.list('ResourceId'), ['vol-a', 'vol-b']);
+  assert.deepEqual(zeroBased.tags(), [
+    { key: 'k0', value: 'v0' },
+    { key: 'k1', value: '' },
+  ]);
+  assert.deepEqual(zeroBased.filters(), [{ name: 'status', values: ['ok'] }]);
 });
 
 test('results render as EC2 XML: sets of items, booleans, dates, escaping, omitted nulls', () => {

@@ -129,7 +129,7 @@ export class QueryParams {
     return raw as T;
   }
 
-  /** `Name.1`, `Name.2` … as a list ordered by index (EC2 allows gaps). Absent → []. */
+  /** `Name.1`, `Name.2` … as a list ordered by index (EC2 allows gaps, and any start: libcloud sends `Name.0`). Absent → []. */
   list(name: string): string[] {
     return this.indices(name).map((index) => this.#entries.get(`${this.fullName(name)}.${index}`) ?? '');
   }
@@ -157,12 +157,17 @@ export class QueryParams {
     }));
   }
 
-  /** `TagSpecification.N.ResourceType` with its `Tag.M.Key/Value`. */
+  /** `TagSpecification.N.ResourceType` with its `Tag.M.Key/Value`; a specification without tags is refused, as EC2. */
   tagSpecifications(name = 'TagSpecification'): TagSpecification[] {
-    return this.structList(name).map((spec) => ({
-      resourceType: spec.requiredString('ResourceType'),
-      tags: spec.tags(),
-    }));
+    return this.structList(name).map((spec) => {
+      const resourceType = spec.requiredString('ResourceType');
+      const tags = spec.tags();
+      if (tags.length === 0)
+        throw new ApiError('InvalidParameterValue', {
+          message: 'Tag specification must have at least one tag',
+        });
+      return { resourceType, tags };
+    });
   }
 
   /** `MaxResults` (an integer within `bounds`, at least 0 by default; see cloud/pagination.ts for EC2's per-action rules) and `NextToken`. */
@@ -175,7 +180,8 @@ export class QueryParams {
     return new ApiError('InvalidParameterValue', { name: this.fullName(name), value, expected });
   }
 
-  // Numeric indices N present as `name.N` (plain lists) or `name.N.…` (struct lists), sorted.
+  // Numeric indices N present as `name.N` (plain lists) or `name.N.…` (struct lists), sorted. EC2 orders by
+  // N and does not care where it starts, so 0 (libcloud's first index) is as good as 1.
   private indices(name: string, struct = false): number[] {
     const head = `${this.fullName(name)}.`;
     const found = new Set<number>();
@@ -185,8 +191,8 @@ export class QueryParams {
       const match = struct ? /^(\d+)\./.exec(rest) : /^(\d+)$/.exec(rest);
       if (match === null) continue;
       const index = Number(match[1]);
-      if (!Number.isSafeInteger(index) || index < 1)
-        throw this.invalid(`${name}.${match[1]}`, key, `${head}N with N ≥ 1`);
+      if (!Number.isSafeInteger(index))
+        throw this.invalid(`${name}.${match[1]}`, key, `${head}N with N a safe integer`);
       found.add(index);
     }
     return [...found].sort((a, b) => a - b);

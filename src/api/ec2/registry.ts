@@ -18,6 +18,9 @@ import { addressActions } from './actions/addresses.ts';
 import { metadataOptionsActions } from './actions/metadata-options.ts';
 import { vpcActions } from './actions/vpcs.ts';
 import { securityGroupActions } from './actions/security-groups.ts';
+import { ebsEncryptionActions } from './actions/ebs-encryption.ts';
+import { snapshotRestoreActions } from './actions/snapshot-restores.ts';
+import { instanceInfoActions } from './actions/instance-info.ts';
 
 /** All actions, in coverage-table order. */
 export const ec2Actions: readonly Ec2Action[] = [
@@ -34,6 +37,9 @@ export const ec2Actions: readonly Ec2Action[] = [
   ...metadataOptionsActions,
   ...vpcActions,
   ...securityGroupActions,
+  ...ebsEncryptionActions,
+  ...snapshotRestoreActions,
+  ...instanceInfoActions,
 ];
 
 const byName = new Map(ec2Actions.map((action) => [action.name, action]));

@@ -450,10 +450,16 @@ function checkBlock(upload: Upload, request: PutBlockRequest): void {
       `Block index ${request.blockIndex} is out of range: the snapshot has blocks 0 to ${blocks - 1}.`,
     );
   }
-  if (request.dataLength !== blockBytes || request.data.length !== blockBytes) {
+  if (request.dataLength !== blockBytes) {
     throw validation(
       'INVALID_PARAMETER_VALUE',
-      `DataLength must be ${blockBytes}: got ${request.dataLength} (body ${request.data.length} bytes).`,
+      `DataLength must be the block size, ${blockBytes}: got ${request.dataLength}.`,
+    );
+  }
+  if (request.data.length !== blockBytes) {
+    throw validation(
+      'INVALID_PARAMETER_VALUE',
+      `The body must be one whole block of ${blockBytes} bytes, as DataLength says: it has ${request.data.length} bytes.`,
     );
   }
   if (request.checksumAlgorithm !== 'SHA256') {

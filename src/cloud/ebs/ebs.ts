@@ -15,6 +15,8 @@ import { SnapshotService, type SnapshotUsage } from './snapshots.ts';
 import { SnapshotPermissions } from './snapshot-permissions.ts';
 import { WorkQueue } from '../common/work-queue.ts';
 import type { SnapshotArchive } from './snapshot-archive.ts';
+import { EbsEncryptionDefaults } from './encryption-defaults.ts';
+import { FastSnapshotRestores } from './fast-snapshot-restores.ts';
 
 /** What the EBS services are built from. */
 export interface EbsOptions {
@@ -46,6 +48,10 @@ export interface Ebs {
   readonly clientTokens: ClientTokens;
   /** The snapshot archive, when a `--snapshot-store` is configured. */
   readonly archive: SnapshotArchive | undefined;
+  /** Accounts' EBS encryption defaults (no data is encrypted at rest). */
+  readonly encryption: EbsEncryptionDefaults;
+  /** Fast snapshot restore per snapshot and zone. */
+  readonly fastRestores: FastSnapshotRestores;
   /** Completes transitions a crash interrupted; call once before serving. */
   recover(): Promise<void>;
   /** Resolves when no background transition is queued or running. */
@@ -69,7 +75,8 @@ export function createEbs(options: EbsOptions): Ebs {
           volumeReady: (id: string) => archive.volumeReady(id),
         }
       : {};
-  const shared = { db, store, logger, regions, paginator, tags, work, clientTokens };
+  const encryption = new EbsEncryptionDefaults(db, regions.region);
+  const shared = { db, store, logger, regions, paginator, tags, work, clientTokens, encryption };
   const volumes = new VolumeService({ ...shared, attachments: options.attachments, ...restore });
   const snapshots = new SnapshotService({
     ...shared,
@@ -94,6 +101,8 @@ export function createEbs(options: EbsOptions): Ebs {
     paginator,
     clientTokens,
     archive,
+    encryption,
+    fastRestores: new FastSnapshotRestores({ db, regions, paginator }),
     async recover() {
       await volumes.recover();
       await snapshots.recover();

@@ -11,6 +11,7 @@ import {
   CopySnapshotCommand,
   DescribeVolumesCommand,
   DescribeInstancesCommand,
+  EnableFastSnapshotRestoresCommand,
   RunInstancesCommand,
   type EC2Client,
   type Snapshot,
@@ -424,6 +425,35 @@ test('with --fast-restore a restart mid-hydration leaves the volume creating; th
   });
   assert.equal(isLazy(strata, restoring), false, 'every chunk is local once available');
   await assertHolds(strata, restoring, written);
+});
+
+test('EnableFastSnapshotRestores maps to the eager restore: a volume of it is available only once local', async () => {
+  const archive = await archiveDir();
+  const slow = new FaultStore(archive.store, { delayMs: 100 });
+  const strata = await daemonWith({ snapshotStore: slow });
+  const ec2 = strata.ec2();
+  const { snapId, written } = await evictedSnapshot(strata, 24);
+  const zone = `${strata.region}a`;
+  const enabled = await ec2.send(
+    new EnableFastSnapshotRestoresCommand({ AvailabilityZones: [zone], SourceSnapshotIds: [snapId] }),
+  );
+  assert.equal(enabled.Successful?.[0]?.State, 'enabling');
+  const { VolumeId: eager } = await ec2.send(
+    new CreateVolumeCommand({ AvailabilityZone: zone, SnapshotId: snapId }),
+  );
+  assert.ok(eager !== undefined);
+  await until(`${eager} available`, async () => {
+    const { Volumes } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [eager] }));
+    return Volumes?.[0]?.State === 'available' ? true : undefined;
+  });
+  assert.equal(isLazy(strata, eager), false, 'every chunk is local once available');
+  await assertHolds(strata, eager, written);
+  // In another zone, without fast restore, the volume is available at once and fetches lazily.
+  const { VolumeId: lazy } = await ec2.send(
+    new CreateVolumeCommand({ AvailabilityZone: `${strata.region}b`, SnapshotId: snapId }),
+  );
+  await strata.cloud.ebs.idle();
+  assert.equal(isLazy(strata, lazy!), true, 'no fast restore in that zone');
 });
 
 test('an image whose snapshot was evicted launches: RunInstances brings it back and the root volume reads it', async () => {

@@ -189,13 +189,28 @@ export class SnapshotArchive {
   }
 
   /**
-   * What CreateVolume waits for before `available`: with `--fast-restore`, the full hydration of a volume
-   * made from an archived snapshot, at full speed (nothing reads it yet); otherwise nothing (the volume
-   * fetches on demand and hydrates behind, rate-limited).
+   * What CreateVolume waits for before `available`: with `--fast-restore`, or when fast snapshot restore is
+   * enabled for its snapshot in its zone (EnableFastSnapshotRestores), the full hydration of a volume made
+   * from an archived snapshot, at full speed (nothing reads it yet); otherwise nothing (the volume fetches on
+   * demand and hydrates behind, rate-limited).
    */
   async volumeReady(volumeId: string): Promise<void> {
-    if (this.#deps.settings?.fastRestore === true)
+    if (this.#deps.settings?.fastRestore === true || (await this.#fastRestoreEnabled(volumeId)))
       await this.#deps.lazy?.hydrated(volumeId, { unthrottled: true });
+  }
+
+  async #fastRestoreEnabled(volumeId: string): Promise<boolean> {
+    const row = await this.#deps.db
+      .selectFrom('volumes')
+      .innerJoin('fast_snapshot_restores as f', (join) =>
+        join
+          .onRef('f.snapshot_id', '=', 'volumes.snapshot_id')
+          .onRef('f.availability_zone', '=', 'volumes.availability_zone'),
+      )
+      .select('f.state')
+      .where('volumes.id', '=', volumeId)
+      .executeTakeFirst();
+    return row?.state === 'enabled';
   }
 
   /** Drops the pool copy of a completed archived snapshot after checking its manifest is readable. */

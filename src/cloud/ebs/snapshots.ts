@@ -37,6 +37,7 @@ import { cloneFromSnapshot } from './clone-snapshot.ts';
 import { ArchiveError } from '../../objectstore/snapshot-store.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
 import { snapshotStates, transitionSnapshot } from './snapshot-states.ts';
+import type { EbsEncryptionDefaults } from './encryption-defaults.ts';
 
 /** A snapshot as the caller sees it: tags only when the caller owns it. */
 export interface Snapshot {
@@ -81,6 +82,8 @@ export interface SnapshotServiceDeps {
   readonly archive?: SnapshotArchive;
   /** Whether an image still uses a snapshot (DeleteSnapshot's InvalidSnapshot.InUse); images answer. */
   readonly usage: SnapshotUsage;
+  /** The account's encryption by default and default key (CopySnapshot). */
+  readonly encryption: EbsEncryptionDefaults;
 }
 
 /** The port through which EBS asks who uses a snapshot; the image service implements it. */
@@ -400,6 +403,11 @@ export class SnapshotService {
     if (source.state !== 'completed')
       throw ec2Error('IncorrectState', `Snapshot is in invalid state - ${source.state}`);
     checkDescription(request.description);
+    if (request.kmsKeyId !== undefined && request.encrypted !== true)
+      throw ec2Error(
+        'InvalidParameterDependency',
+        'The parameter KmsKeyId requires the parameter Encrypted to be set.',
+      );
     const tags = tagsForResource(request.tagSpecifications, 'snapshot');
     request.dryRun();
     // An empty ClientToken counts as none; `dryRun: false` keeps the digests of tokens recorded before.
@@ -420,15 +428,17 @@ export class SnapshotService {
     tags: readonly Tag[],
     recordToken: RecordToken | undefined,
   ): Promise<Snapshot> {
-    const encrypted = request.encrypted === true || source.encrypted === 1 ? 1 : 0;
+    const asked = request.encrypted === true || source.encrypted === 1;
+    const key = request.kmsKeyId ?? source.kms_key_id ?? undefined;
+    const sealed = await this.#deps.encryption.resolve(accountId, asked, key);
     const row = {
       ...this.#newRow(
         accountId,
         source.volume_id,
         source.volume_size_gib,
         request.description ?? '',
-        encrypted,
-        request.kmsKeyId ?? source.kms_key_id,
+        sealed.encrypted ? 1 : 0,
+        sealed.kmsKeyId,
       ),
       source_snapshot_id: source.id,
     };

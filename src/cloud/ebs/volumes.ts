@@ -28,6 +28,7 @@ import type { WorkQueue } from '../common/work-queue.ts';
 import { ArchiveError } from '../../objectstore/snapshot-store.ts';
 import type { DryRunCheck } from '../common/dry-run.ts';
 import { setVolumeAttributes, transitionVolume, volumeStates, type VolumeState } from './volume-states.ts';
+import type { EbsEncryptionDefaults } from './encryption-defaults.ts';
 
 /** A volume with the caller's tags on it. */
 export interface Volume {
@@ -96,6 +97,8 @@ export interface VolumeServiceDeps {
   readonly volumeReady?: (volumeId: string) => Promise<void>;
   /** Who a volume is attached to: compute answers (DescribeVolumes' attachmentSet and attachment.* filters). */
   readonly attachments: AttachmentLookup;
+  /** The account's encryption by default and default key. */
+  readonly encryption: EbsEncryptionDefaults;
 }
 
 /** The port through which EBS learns volumes' attachments; compute implements it over its mappings. */
@@ -237,6 +240,7 @@ export class VolumeService {
         'The parameter KmsKeyId requires the parameter Encrypted to be set.',
       );
     }
+    const sealed = await this.#deps.encryption.resolve(accountId, encrypted, request.kmsKeyId);
     return {
       availability_zone: request.zone,
       size_gib: sizeGiB,
@@ -244,8 +248,8 @@ export class VolumeService {
       volume_type: volumeType,
       iops: performance.iops,
       throughput: performance.throughput,
-      encrypted: encrypted ? 1 : 0,
-      kms_key_id: request.kmsKeyId ?? null,
+      encrypted: sealed.encrypted ? 1 : 0,
+      kms_key_id: sealed.kmsKeyId,
       multi_attach_enabled: request.multiAttachEnabled === true ? 1 : 0,
       auto_enable_io: 0,
       tags: tagsForResource(request.tagSpecifications, 'volume'),
@@ -363,11 +367,16 @@ export class VolumeService {
     return volume;
   }
 
+  /** EC2's VolumeInUse for `volumeId`, naming the instance it is attached to (`how`: "currently attached to"). */
+  async inUseError(volumeId: string, how: string): Promise<CloudError> {
+    const attachment = (await this.#deps.attachments.attachmentsOf([volumeId])).get(volumeId);
+    return ec2Error('VolumeInUse', `Volume ${volumeId} is ${how} ${attachment?.instanceId ?? 'an instance'}`);
+  }
+
   /** DeleteVolume: refuses volumes in use or in transition; the row goes `deleting`, then away. */
   async delete(accountId: string, volumeId: string, dryRun: DryRunCheck): Promise<void> {
     const row = await ownedVolume(this.#deps.db, accountId, volumeId);
-    if (row.state === 'in-use')
-      throw ec2Error('VolumeInUse', `Volume ${volumeId} is currently attached to an instance`);
+    if (row.state === 'in-use') throw await this.inUseError(volumeId, 'currently attached to');
     if (row.state !== 'available' && row.state !== 'error') {
       throw ec2Error('IncorrectState', `The volume '${volumeId}' is '${row.state}' and cannot be deleted.`);
     }

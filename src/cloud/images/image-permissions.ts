@@ -1,14 +1,22 @@
-// launchPermission of images: grants to accounts (`user`) or to everyone (`group all`, a public image).
+// launchPermission of images: grants to accounts (`user`), to everyone (`group all`, a public image), and to
+// AWS Organizations and organizational units by ARN (`organization`, `organizational-unit`). Strata has no
+// organizations, so those are stored, listed and removed like the others, but let no account launch.
 import type { Kysely } from 'kysely';
 import { CloudError, ec2Error } from '../errors.ts';
 import { limits } from '../../base/limits.ts';
 import type { Database } from '../../db/schema.ts';
 
-/** One grant as requests carry it: `userId` or `group` (only `all` exists). */
+/** One grant as requests carry it: `userId`, `group` (only `all` exists), or an organization (unit) ARN. */
 export interface LaunchPermission {
   readonly userId: string | undefined;
   readonly group: string | undefined;
+  readonly organizationArn?: string | undefined;
+  readonly organizationalUnitArn?: string | undefined;
 }
+
+const organizationArn = /^arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}$/;
+const organizationalUnitArn =
+  /^arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$/;
 
 /** A launchPermission change: grants to add and to remove. */
 export interface LaunchPermissionChange {
@@ -29,9 +37,28 @@ function toRow(
     }
     return { image_id: imageId, kind: 'group', grantee: 'all' };
   }
-  const userId = permission.userId ?? '';
-  if (!/^\d{12}$/.test(userId)) throw new CloudError('InvalidUserID.Malformed', { id: userId });
-  return { image_id: imageId, kind: 'user', grantee: userId };
+  if (permission.organizationArn !== undefined)
+    return {
+      image_id: imageId,
+      kind: 'organization',
+      grantee: itemValue(permission.organizationArn, organizationArn, 'organizationArn'),
+    };
+  if (permission.organizationalUnitArn !== undefined) {
+    const arn = itemValue(permission.organizationalUnitArn, organizationalUnitArn, 'organizationalUnitArn');
+    return { image_id: imageId, kind: 'organizational-unit', grantee: arn };
+  }
+  if (permission.userId === undefined)
+    throw new CloudError('MissingParameter', { name: 'LaunchPermission.UserId' });
+  return { image_id: imageId, kind: 'user', grantee: itemValue(permission.userId, /^\d{12}$/, 'userId') };
+}
+
+function itemValue(value: string, pattern: RegExp, type: string): string {
+  if (!pattern.test(value))
+    throw ec2Error(
+      'InvalidAMIAttributeItemValue',
+      `Invalid attribute item value "${value}" for ${type} item type.`,
+    );
+  return value;
 }
 
 /** Applies `change` to `imageId` (removals first, as EC2 answers a call with both). */

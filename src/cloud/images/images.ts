@@ -5,7 +5,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { newId, isValidId } from '../../base/ids.ts';
 import { assert } from '../../base/assert.ts';
-import { CloudError, ec2Error } from '../errors.ts';
+import { CloudError, ec2Error, notFoundError } from '../errors.ts';
 import type { Database } from '../../db/schema.ts';
 import { nowIso } from '../../db/schema.ts';
 import type { ImagesTable } from '../../db/tables/images.ts';
@@ -100,9 +100,12 @@ const imageFields: FilterFields<Image> = {
   'image-type': () => 'machine',
   'is-public': (i) => i.isPublic,
   name: (i) => i.row.name,
+  // Only AWS's own images carry an alias (amazon, aws-marketplace …); Strata has none of those.
+  'owner-alias': () => [],
   'owner-id': (i) => i.row.account_id,
   'root-device-name': (i) => i.row.root_device_name,
   'root-device-type': (i) => i.row.root_device_type,
+  'source-instance-id': (i) => i.row.source_instance_id,
   state: (i) => i.row.state,
   'virtualization-type': (i) => i.row.virtualization_type,
 };
@@ -344,6 +347,16 @@ export class ImageService {
     }));
   }
 
+  /** The newest launch time of an instance of `imageId` (DescribeImageAttribute lastLaunchedTime), if any. */
+  async lastLaunched(imageId: string): Promise<string | undefined> {
+    const row = await this.#deps.db
+      .selectFrom('instances')
+      .select((eb) => eb.fn.max('launch_time').as('last'))
+      .where('image_id', '=', imageId)
+      .executeTakeFirst();
+    return row?.last ?? undefined;
+  }
+
   /** DescribeImages: own, public and shared images, narrowed by ids, owners, executable users and filters. */
   async describe(accountId: string, request: DescribeImagesRequest): Promise<Page<Image>> {
     checkImageIds(request.imageIds);
@@ -367,7 +380,7 @@ export class ImageService {
     if (request.imageIds.length > 0 && request.owners.length === 0 && request.executableUsers.length === 0) {
       const found = new Set(visible.map((i) => i.id));
       const missing = request.imageIds.filter((id) => !found.has(id));
-      if (missing.length > 0) throw new CloudError('InvalidAMIID.NotFound', { id: missing.join(', ') });
+      if (missing.length > 0) throw notFoundError('InvalidAMIID.NotFound', missing);
     }
     const images = await this.#complete(accountId, visible);
     const keep = compileFilters(request.filters, imageFields, (i) => i.tags);

@@ -4,7 +4,7 @@
 // instance's own transitions.
 import type { Kysely } from 'kysely';
 import type { Logger } from '../../base/log.ts';
-import { CloudError, ec2Error } from '../errors.ts';
+import { ec2Error } from '../errors.ts';
 import type { Database } from '../../db/schema.ts';
 import { nowIso } from '../../db/schema.ts';
 import { VmDriverError, type VmDriver } from '../../compute/vm-driver.ts';
@@ -92,7 +92,7 @@ export class AttachmentService {
         `The volume '${volumeId}' is not in the same availability zone as instance '${instanceId}'`,
       );
     }
-    if (volume.state === 'in-use') throw new CloudError('VolumeInUse', { id: volumeId });
+    if (volume.state === 'in-use') throw await ebs.volumes.inUseError(volumeId, 'already attached to');
     if (volume.state !== 'available')
       throw ec2Error('IncorrectState', `The volume '${volumeId}' is '${volume.state}'.`);
     if (instance.row.state !== 'running' && instance.row.state !== 'stopped') {
@@ -106,7 +106,7 @@ export class AttachmentService {
     }
     dryRun();
     if (!(await ebs.volumes.setInUse(accountId, volumeId, true)))
-      throw new CloudError('VolumeInUse', { id: volumeId });
+      throw await ebs.volumes.inUseError(volumeId, 'already attached to');
     const row: InstanceMappingRow = {
       owner_id: instanceId,
       account_id: accountId,

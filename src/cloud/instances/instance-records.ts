@@ -5,7 +5,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { isValidId } from '../../base/ids.ts';
 import type { Database } from '../../db/schema.ts';
 import type { InstancesTable } from '../../db/tables/instances.ts';
-import { CloudError } from '../errors.ts';
+import { CloudError, notFoundError } from '../errors.ts';
 import { incorrectState } from './instance-states.ts';
 
 /** An instance row as read. */
@@ -48,7 +48,7 @@ export class InstanceRecords {
     const rows = await this.rows(accountId, ids);
     const found = new Set(rows.map((r) => r.id));
     const missing = ids.filter((id) => !found.has(id));
-    if (missing.length > 0) throw new CloudError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
+    if (missing.length > 0) throw notFoundError('InvalidInstanceID.NotFound', missing);
     return ids.map((id) => rows.find((r) => r.id === id) as InstanceRow);
   }
 

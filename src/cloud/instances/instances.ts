@@ -5,7 +5,7 @@ import type { Kysely, Updateable } from 'kysely';
 import { assert, assertNever } from '../../base/assert.ts';
 import { newId } from '../../base/ids.ts';
 import { limits } from '../../base/limits.ts';
-import { CloudError, ec2Error } from '../errors.ts';
+import { CloudError, ec2Error, notFoundError } from '../errors.ts';
 import type { Database } from '../../db/schema.ts';
 import { nowIso } from '../../db/schema.ts';
 import type { InstancesTable } from '../../db/tables/instances.ts';
@@ -33,6 +33,13 @@ import {
 import type { LaunchNetworking } from '../vpc/vpc.ts';
 import type { NetworkRequest, LaunchNetworkPlan } from '../vpc/launch-network.ts';
 import { instanceNetworkFields, type InterfaceView } from '../vpc/network-interfaces.ts';
+import {
+  isOptionChange,
+  launchColumns,
+  optionUpdate,
+  type LaunchOptions,
+  type OptionChange,
+} from './instance-options.ts';
 
 /** An instance with its disks and tags. */
 export interface Instance {
@@ -59,6 +66,8 @@ export interface RunInstancesRequest {
   readonly disableApiTermination: boolean | undefined;
   /** SubnetId, security groups, PrivateIpAddress, NetworkInterfaces, AssociatePublicIpAddress. */
   readonly network: NetworkRequest;
+  /** Monitoring, tenancy, EBS optimization and stop protection (instance-options.ts). */
+  readonly launchOptions?: LaunchOptions;
   readonly dryRun: DryRunCheck;
   /** KeyName: the launch key pair, served to the guest by IMDS. */
   readonly keyName?: string | undefined;
@@ -331,6 +340,7 @@ export class InstanceService {
       terminated_at: null,
       created_at: now,
       ...plan.access,
+      ...launchColumns(request.launchOptions),
     };
   }
 
@@ -357,7 +367,7 @@ export class InstanceService {
     if (instanceIds.length > 0) {
       const found = new Set(rows.map((r) => r.id));
       const missing = instanceIds.filter((id) => !found.has(id));
-      if (missing.length > 0) throw new CloudError('InvalidInstanceID.NotFound', { id: missing.join(', ') });
+      if (missing.length > 0) throw notFoundError('InvalidInstanceID.NotFound', missing);
     }
     const keep = compileFilters(filters, instanceFields, (i) => i.tags);
     const instances = (await this.complete(accountId, rows)).filter(keep);
@@ -400,6 +410,7 @@ export class InstanceService {
   }
 
   async #attributeUpdate(row: InstanceRow, change: AttributeChange): Promise<Updateable<InstancesTable>> {
+    if (isOptionChange(change)) return optionUpdate(row, change);
     const stoppedOnly = (what: string): void => {
       if (row.state !== 'stopped') {
         throw ec2Error(
@@ -443,6 +454,7 @@ export class InstanceService {
 
 /** One ModifyInstanceAttribute change. */
 export type AttributeChange =
+  | OptionChange
   | { readonly kind: 'instanceType'; readonly value: string }
   | { readonly kind: 'userData'; readonly value: string }
   | { readonly kind: 'shutdownBehavior'; readonly value: string }

@@ -30,6 +30,7 @@ import { requireStates, type InstanceRecords, type InstanceRow } from './instanc
 import { noDryRun, type DryRunCheck } from '../common/dry-run.ts';
 import type { LaunchAddresses } from '../addresses/public-addresses.ts';
 import type { NetworkAttachments } from './network-attachments.ts';
+import { checkStoppable } from './instance-options.ts';
 
 /** What the lifecycle is built from. */
 export interface InstanceLifecycleDeps {
@@ -222,6 +223,7 @@ export class InstanceLifecycle {
   ): Promise<StateChange[]> {
     const rows = await this.#deps.instances.owned(accountId, ids);
     for (const row of rows) {
+      checkStoppable(row);
       if (row.root_device_type === 'instance-store') {
         throw ec2Error(
           'UnsupportedOperation',

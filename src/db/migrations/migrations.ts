@@ -8,6 +8,7 @@ import * as m0004imagesInstances from './0004-images-instances.ts';
 import * as m0005snapshotArchive from './0005-snapshot-archive.ts';
 import * as m0006vpcNetworking from './0006-vpc-networking.ts';
 import * as m0007keysAddressesMetadata from './0007-keys-addresses-metadata.ts';
+import * as m0008ec2Fidelity from './0008-ec2-fidelity.ts';
 
 /** Migrations by name; names sort in the order they must run. */
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -18,4 +19,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0005-snapshot-archive': m0005snapshotArchive,
   '0006-vpc-networking': m0006vpcNetworking,
   '0007-keys-addresses-metadata': m0007keysAddressesMetadata,
+  '0008-ec2-fidelity': m0008ec2Fidelity,
 };

@@ -54,4 +54,14 @@ export interface InstancesTable {
   metadata_hop_limit: number;
   /** MetadataOptions.InstanceMetadataTags: enabled | disabled. */
   metadata_tags: string;
+  /** disabled | enabled: detailed monitoring as asked (Strata has no CloudWatch; echoed only). */
+  monitoring_state: string;
+  /** default | dedicated | host, as asked (echoed only: every instance runs on this host). */
+  tenancy: string;
+  /** 0/1, as asked (echoed only). */
+  ebs_optimized: number;
+  /** 0/1: sourceDestCheck (1, as EC2, until modified). */
+  source_dest_check: number;
+  /** 0/1: stop protection; StopInstances is refused while 1. */
+  disable_api_stop: number;
 }

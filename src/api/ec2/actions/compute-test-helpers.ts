@@ -4,8 +4,10 @@ import {
   CreateSnapshotCommand,
   CreateVolumeCommand,
   RegisterImageCommand,
+  RunInstancesCommand,
   type EC2Client,
   type RegisterImageCommandInput,
+  type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
 import type { TestDaemon } from '../../testing/test-daemon.ts';
 
@@ -25,6 +27,26 @@ export async function snapshotWithData(
   await strata.cloud.ebs.idle();
   assert.ok(snapshot.SnapshotId);
   return snapshot.SnapshotId;
+}
+
+/** Waits until no compute or EBS background work is queued (launches, stops, volume creation). */
+export async function settled(strata: Pick<TestDaemon, 'cloud'>): Promise<void> {
+  await strata.cloud.compute.idle();
+  await strata.cloud.ebs.idle();
+}
+
+/** RunInstances of `imageId` (one instance unless `input` says otherwise), settled; returns the ids. */
+export async function launch(
+  strata: Pick<TestDaemon, 'cloud'>,
+  ec2: EC2Client,
+  imageId: string,
+  input: Partial<RunInstancesCommandInput> = {},
+): Promise<string[]> {
+  const out = await ec2.send(
+    new RunInstancesCommand({ ImageId: imageId, MinCount: 1, MaxCount: 1, ...input }),
+  );
+  await settled(strata);
+  return (out.Instances ?? []).map((i) => i.InstanceId!);
 }
 
 let names = 0;

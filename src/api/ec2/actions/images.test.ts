@@ -3,20 +3,23 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  CreateImageCommand,
   CreateTagsCommand,
   DeleteSnapshotCommand,
   DeregisterImageCommand,
   DescribeImageAttributeCommand,
   DescribeImagesCommand,
+  DescribeInstancesCommand,
   ModifyImageAttributeCommand,
   RegisterImageCommand,
   ResetImageAttributeCommand,
   type EC2Client,
+  type ImageAttributeName,
   type RegisterImageCommandInput,
 } from '@aws-sdk/client-ec2';
 import { startTestDaemon, type TestDaemon } from '../../testing/test-daemon.ts';
 import { expectEc2Error } from './ebs-test-helpers.ts';
-import { registerImage, snapshotWithData } from './compute-test-helpers.ts';
+import { launch, registerImage, settled, snapshotWithData } from './compute-test-helpers.ts';
 
 let strata: TestDaemon;
 let ec2: EC2Client;
@@ -173,7 +176,7 @@ test('DescribeImages: owners, executable users, filters, sharing and isolation',
         LaunchPermission: { Add: [{ UserId: 'nobody' }] },
       }),
     ),
-    'InvalidUserID.Malformed',
+    'InvalidAMIAttributeItemValue',
   );
 });
 
@@ -208,4 +211,96 @@ test('DeregisterImage releases its snapshot: DeleteSnapshot is InUse before, all
   await expectEc2Error(ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })), 'InvalidAMIID.NotFound');
   await expectEc2Error(ec2.send(new DeregisterImageCommand({ ImageId: imageId })), 'InvalidAMIID.NotFound');
   await ec2.send(new DeleteSnapshotCommand({ SnapshotId: own }));
+});
+
+test('DescribeImageAttribute answers every attribute clients read (Ansible reads productCodes on each call)', async () => {
+  const imageId = await registerImage(ec2, snapshotId);
+  const read = (Attribute: ImageAttributeName) =>
+    ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute }));
+  assert.deepEqual((await read('productCodes')).ProductCodes, []);
+  assert.equal((await read('kernel')).KernelId?.Value, undefined);
+  assert.equal((await read('ramdisk')).RamdiskId?.Value, undefined);
+  assert.equal((await read('sriovNetSupport')).SriovNetSupport?.Value, undefined);
+  assert.equal((await read('tpmSupport')).TpmSupport?.Value, undefined);
+  assert.equal((await read('uefiData')).UefiData?.Value, undefined);
+  assert.equal((await read('imdsSupport')).ImdsSupport?.Value, undefined);
+  assert.equal((await read('deregistrationProtection')).DeregistrationProtection?.Value, 'disabled');
+  assert.equal((await read('lastLaunchedTime')).LastLaunchedTime?.Value, undefined);
+  assert.equal((await read('productCodes')).ImageId, imageId);
+  const [instanceId] = await launch(strata, ec2, imageId);
+  const launched = (await read('lastLaunchedTime')).LastLaunchedTime?.Value;
+  const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId!] }));
+  assert.equal(launched, described.Reservations?.[0]?.Instances?.[0]?.LaunchTime?.toISOString());
+});
+
+test('DescribeImages filters owner-alias and source-instance-id; several missing ids use the plural', async () => {
+  const imageId = await registerImage(ec2, snapshotId);
+  const [instanceId] = await launch(strata, ec2, imageId);
+  const created = await ec2.send(
+    new CreateImageCommand({ InstanceId: instanceId, Name: `from-instance-${Date.now()}`, NoReboot: true }),
+  );
+  await settled(strata);
+  const bySource = await ec2.send(
+    new DescribeImagesCommand({ Filters: [{ Name: 'source-instance-id', Values: [instanceId!] }] }),
+  );
+  assert.deepEqual(
+    bySource.Images?.map((i) => i.ImageId),
+    [created.ImageId],
+  );
+  const byAlias = await ec2.send(
+    new DescribeImagesCommand({ Filters: [{ Name: 'owner-alias', Values: ['amazon'] }] }),
+  );
+  assert.deepEqual(byAlias.Images, []);
+  const missing = ['ami-0123456789abcdef0', 'ami-0123456789abcdef1'];
+  await assert.rejects(ec2.send(new DescribeImagesCommand({ ImageIds: missing })), (error: Error) => {
+    assert.equal(error.name, 'InvalidAMIID.NotFound');
+    assert.equal(error.message, `The image ids '[${missing.join(', ')}]' do not exist`);
+    return true;
+  });
+  await assert.rejects(ec2.send(new DescribeImagesCommand({ ImageIds: [missing[0]!] })), (error: Error) => {
+    assert.equal(error.message, `The image id '[${missing[0]}]' does not exist`);
+    return true;
+  });
+});
+
+test('launch permissions for organizations and units are kept and listed, and let no account launch', async () => {
+  const imageId = await registerImage(ec2, snapshotId);
+  const organizationArn = `arn:aws:organizations::${strata.admin.accountId}:organization/o-abcdef1234`;
+  const organizationalUnitArn = `arn:aws:organizations::${strata.admin.accountId}:ou/o-abcdef1234/ou-ab12-cdef5678`;
+  await ec2.send(
+    new ModifyImageAttributeCommand({
+      ImageId: imageId,
+      LaunchPermission: {
+        Add: [{ OrganizationArn: organizationArn }, { OrganizationalUnitArn: organizationalUnitArn }],
+      },
+    }),
+  );
+  const listed = await ec2.send(
+    new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }),
+  );
+  assert.deepEqual(listed.LaunchPermissions, [
+    { OrganizationArn: organizationArn },
+    { OrganizationalUnitArn: organizationalUnitArn },
+  ]);
+  const bob = strata.ec2(await strata.createAccount());
+  await expectEc2Error(bob.send(new DescribeImagesCommand({ ImageIds: [imageId] })), 'InvalidAMIID.NotFound');
+  await expectEc2Error(
+    ec2.send(
+      new ModifyImageAttributeCommand({
+        ImageId: imageId,
+        LaunchPermission: { Add: [{ OrganizationArn: 'o-not-an-arn' }] },
+      }),
+    ),
+    'InvalidAMIAttributeItemValue',
+  );
+  await ec2.send(
+    new ModifyImageAttributeCommand({
+      ImageId: imageId,
+      LaunchPermission: { Remove: [{ OrganizationArn: organizationArn }] },
+    }),
+  );
+  const after = await ec2.send(
+    new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }),
+  );
+  assert.deepEqual(after.LaunchPermissions, [{ OrganizationalUnitArn: organizationalUnitArn }]);
 });

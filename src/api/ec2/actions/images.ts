@@ -10,6 +10,7 @@ import type { QueryParams } from '../query-params.ts';
 import { checkDryRun, dryRunCheck } from '../dry-run.ts';
 import { tagSet } from './volumes.ts';
 import { imageMappingXml, mappingRequests } from './block-device-mapping-params.ts';
+import { fixedImageAttributes, fixedImageAttributeXml, isFixedImageAttribute } from './image-attributes.ts';
 
 /** An image as DescribeImages renders it. */
 export function imageXml(image: Image): XmlObject {
@@ -108,14 +109,20 @@ export const deregisterImage = defineAction({
   },
 });
 
-const imageAttributes = ['description', 'launchPermission', 'blockDeviceMapping', 'bootMode'] as const;
+const imageAttributes = [
+  'description',
+  'launchPermission',
+  'blockDeviceMapping',
+  'bootMode',
+  ...fixedImageAttributes,
+] as const;
 
 /** EC2 DescribeImageAttribute. */
 export const describeImageAttribute = defineAction({
   name: 'DescribeImageAttribute',
   params: ['ImageId', 'Attribute', 'DryRun'],
-  status: 'partial',
-  notes: 'description, launchPermission, blockDeviceMapping and bootMode',
+  notes:
+    'productCodes, kernel, ramdisk, sriovNetSupport, tpmSupport, uefiData and imdsSupport are empty, as EC2 answers for such images',
   async run(ctx, params) {
     const imageId = params.requiredString('ImageId');
     const attribute = params.enumOf('Attribute', imageAttributes);
@@ -123,6 +130,8 @@ export const describeImageAttribute = defineAction({
     checkDryRun(ctx, params);
     const images = ctx.cloud.compute.images;
     const image = await images.owned(ctx.accountId, imageId);
+    if (isFixedImageAttribute(attribute))
+      return { imageId, ...(await fixedImageAttributeXml(ctx.cloud, image, attribute)) };
     switch (attribute) {
       case 'description':
         return { imageId, description: { value: image.row.description } };
@@ -130,9 +139,7 @@ export const describeImageAttribute = defineAction({
         const grants = await images.launchPermissions(ctx.accountId, imageId);
         return {
           imageId,
-          launchPermission: grants.map((g) =>
-            g.kind === 'group' ? { group: g.grantee } : { userId: g.grantee },
-          ),
+          launchPermission: grants.map(launchPermissionXml),
         };
       }
       case 'blockDeviceMapping':
@@ -149,7 +156,19 @@ export const describeImageAttribute = defineAction({
 });
 
 function permissions(params: QueryParams, name: string): LaunchPermission[] {
-  return params.structList(name).map((p) => ({ userId: p.string('UserId'), group: p.string('Group') }));
+  return params.structList(name).map((p) => ({
+    userId: p.string('UserId'),
+    group: p.string('Group'),
+    organizationArn: p.string('OrganizationArn'),
+    organizationalUnitArn: p.string('OrganizationalUnitArn'),
+  }));
+}
+
+function launchPermissionXml(grant: { kind: string; grantee: string }): XmlObject {
+  if (grant.kind === 'group') return { group: grant.grantee };
+  if (grant.kind === 'organization') return { organizationArn: grant.grantee };
+  if (grant.kind === 'organizational-unit') return { organizationalUnitArn: grant.grantee };
+  return { userId: grant.grantee };
 }
 
 /** EC2 ModifyImageAttribute. */
@@ -161,6 +180,8 @@ export const modifyImageAttribute = defineAction({
     'OperationType',
     'UserId.N',
     'UserGroup.N',
+    'OrganizationArn.N',
+    'OrganizationalUnitArn.N',
     'Value',
     'Description.Value',
     'LaunchPermission.Add.N',
@@ -168,7 +189,8 @@ export const modifyImageAttribute = defineAction({
     'DryRun',
   ],
   status: 'partial',
-  notes: 'description and launchPermission (blockDeviceMapping is read-only, as EC2)',
+  notes:
+    'description and launchPermission (blockDeviceMapping is read-only, as EC2); organization grants are kept but match no account (Strata has no organizations)',
   async run(ctx, params) {
     const imageId = params.requiredString('ImageId');
     const images = ctx.cloud.compute.images;
@@ -205,6 +227,12 @@ function launchPermissionChange(params: QueryParams): {
     const flat = [
       ...params.list('UserId').map((userId) => ({ userId, group: undefined })),
       ...params.list('UserGroup').map((group) => ({ userId: undefined, group })),
+      ...params
+        .list('OrganizationArn')
+        .map((arn) => ({ userId: undefined, group: undefined, organizationArn: arn })),
+      ...params
+        .list('OrganizationalUnitArn')
+        .map((arn) => ({ userId: undefined, group: undefined, organizationalUnitArn: arn })),
     ];
     (operation === 'add' ? add : remove).push(...flat);
   }

@@ -73,7 +73,13 @@ export const createSnapshots = defineAction({
       copyTagsFromSource: params.string('CopyTagsFromSource'),
       dryRun: dryRunCheck(ctx, params),
     });
-    return { snapshotSet: snapshots.map(snapshotXml) };
+    // CreateSnapshots' SnapshotInfo names the state `state`, where DescribeSnapshots says `status`.
+    return {
+      snapshotSet: snapshots.map((snapshot) => {
+        const { status, ...rest } = snapshotXml(snapshot);
+        return { ...rest, state: status };
+      }),
+    };
   },
 });
 

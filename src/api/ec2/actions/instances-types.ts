@@ -11,7 +11,7 @@ const typeFields: FilterFields<InstanceType> = {
   'vcpu-info.default-vcpus': (t) => t.vcpus,
   'memory-info.size-in-mib': (t) => t.memoryMiB,
   'processor-info.supported-architecture': () => 'x86_64',
-  'current-generation': () => true,
+  'current-generation': (t) => t.currentGeneration,
   'supported-root-device-type': () => 'ebs',
   'supported-virtualization-type': () => 'hvm',
 };
@@ -21,7 +21,8 @@ export const describeInstanceTypes = defineAction({
   name: 'DescribeInstanceTypes',
   params: ['InstanceType.N', 'Filter.N', 'MaxResults', 'NextToken', 'DryRun'],
   status: 'partial',
-  notes: 't2, t3, m5 and c5 sizes only; one page (MaxResults is accepted, NextToken never returned)',
+  notes:
+    'families t1, m1, m3, c3, m4, c4, r4, r5, t2, t3, t3a, m5, c5, m6i, c6i, r6i; one page (MaxResults is accepted, NextToken never returned)',
   async run(ctx, params) {
     const names = params.list('InstanceType');
     const filters = params.filters();
@@ -41,7 +42,7 @@ export const describeInstanceTypes = defineAction({
     return {
       instanceTypeSet: types.map((t) => ({
         instanceType: t.name,
-        currentGeneration: true,
+        currentGeneration: t.currentGeneration,
         freeTierEligible: t.name === 't2.micro' || t.name === 't3.micro',
         supportedUsageClasses: ['on-demand'],
         supportedRootDeviceTypes: ['ebs'],
@@ -58,5 +59,41 @@ export const describeInstanceTypes = defineAction({
   },
 });
 
+interface Offering {
+  readonly instanceType: string;
+  readonly locationType: string;
+  readonly location: string;
+}
+
+const offeringFields: FilterFields<Offering> = {
+  'instance-type': (o) => o.instanceType,
+  location: (o) => o.location,
+};
+
+/** EC2 DescribeInstanceTypeOfferings: every type is offered in the region and in each of its zones. */
+export const describeInstanceTypeOfferings = defineAction({
+  name: 'DescribeInstanceTypeOfferings',
+  params: ['LocationType', 'Filter.N', 'MaxResults', 'NextToken', 'DryRun'],
+  notes: 'one page (MaxResults is accepted, NextToken never returned)',
+  async run(ctx, params) {
+    const locationType =
+      params.enumOf('LocationType', ['region', 'availability-zone', 'availability-zone-id'] as const) ??
+      'region';
+    const filters = params.filters();
+    params.page({ min: 5, max: 1000 });
+    checkDryRun(ctx, params);
+    const { regions } = ctx.cloud;
+    const locations =
+      locationType === 'region'
+        ? [regions.region]
+        : regions.zones.map((z) => (locationType === 'availability-zone' ? z.zoneName : z.zoneId));
+    const keep = compileFilters(filters, offeringFields, () => new Map());
+    const offerings = locations.flatMap((location) =>
+      [...instanceTypes.keys()].map((instanceType) => ({ instanceType, locationType, location })),
+    );
+    return { instanceTypeOfferingSet: offerings.filter(keep) };
+  },
+});
+
 /** The instance-type actions, for the registry. */
-export const instanceTypeActions = [describeInstanceTypes] as const;
+export const instanceTypeActions = [describeInstanceTypes, describeInstanceTypeOfferings] as const;

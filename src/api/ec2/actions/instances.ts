@@ -16,6 +16,7 @@ import { mappingRequests } from './block-device-mapping-params.ts';
 import { instanceAccessXml, metadataOptionsParams, runInstancesAccessParams } from './metadata-options.ts';
 import { networkParamNames, networkRequest } from './network-params.ts';
 import { instanceNetworkXml } from './network-xml.ts';
+import * as options from './instance-options-params.ts';
 
 function stateXml(name: string): XmlObject {
   const state = instanceState(name);
@@ -54,8 +55,7 @@ function instanceBaseXml(instance: Instance): XmlObject {
     productCodes: [],
     instanceType: row.instance_type,
     launchTime: row.launch_time,
-    placement: { availabilityZone: row.availability_zone, groupName: '', tenancy: 'default' },
-    monitoring: { state: 'disabled' },
+    placement: { availabilityZone: row.availability_zone, groupName: '', tenancy: row.tenancy },
     groupSet: [],
     stateReason:
       row.state_reason_code === null
@@ -70,7 +70,7 @@ function instanceBaseXml(instance: Instance): XmlObject {
     tagSet: instance.tags.size > 0 ? tagSet(instance.tags) : undefined,
     hypervisor: 'xen',
     networkInterfaceSet: [],
-    ebsOptimized: false,
+    ...options.launchOptionsXml(row),
     enaSupport: true,
     bootMode: row.boot_mode,
     currentInstanceBootMode: row.boot_mode,
@@ -98,7 +98,8 @@ export function reservationsXml(instances: readonly Instance[]): XmlObject[] {
     reservationId,
     ownerId: members[0]?.row.account_id,
     groupSet: [],
-    instancesSet: members.map(instanceXml),
+    // EC2 lists a reservation's instances by AmiLaunchIndex, whatever order they were found in.
+    instancesSet: members.sort((a, b) => a.row.launch_index - b.row.launch_index).map(instanceXml),
   }));
 }
 
@@ -128,6 +129,7 @@ export const runInstances = defineAction({
     'InstanceInitiatedShutdownBehavior',
     'DisableApiTermination',
     ...networkParamNames,
+    ...options.launchOptionParams,
     'DryRun',
     ...runInstancesAccessParams,
   ],
@@ -147,6 +149,7 @@ export const runInstances = defineAction({
       shutdownBehavior: params.string('InstanceInitiatedShutdownBehavior'),
       disableApiTermination: params.boolean('DisableApiTermination'),
       network: networkRequest(params),
+      launchOptions: options.launchOptions(params),
       dryRun: dryRunCheck(ctx, params),
       keyName: params.string('KeyName'),
       metadataOptions: metadataOptionsParams(params, 'MetadataOptions.'),
@@ -277,15 +280,16 @@ export const describeInstanceAttribute = defineAction({
   name: 'DescribeInstanceAttribute',
   params: ['InstanceId', 'Attribute', 'DryRun'],
   status: 'partial',
-  notes:
-    'instanceType, userData, disableApiTermination, instanceInitiatedShutdownBehavior, rootDeviceName, blockDeviceMapping, groupSet',
+  notes: 'every attribute; productCodes, kernel, ramdisk and sriovNetSupport are empty (hvm, virtio)',
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
-    const attribute = params.enumOf('Attribute', instanceAttributes);
+    const attribute = params.enumOf('Attribute', [...instanceAttributes, ...options.optionAttributes]);
     if (attribute === undefined) throw new CloudError('MissingParameter', { name: 'Attribute' });
     checkDryRun(ctx, params);
     const instance = await ctx.cloud.compute.instances.get(ctx.accountId, instanceId);
     const { row } = instance;
+    if (options.isOptionAttribute(attribute))
+      return { instanceId, ...options.optionAttributeXml(row, attribute) };
     switch (attribute) {
       case 'instanceType':
         return { instanceId, instanceType: { value: row.instance_type } };
@@ -337,6 +341,8 @@ function attributeChange(params: QueryParams): AttributeChange {
     value: m.boolean('Ebs.DeleteOnTermination') ?? true,
   }));
   if (devices.length > 0) return { kind: 'deleteOnTermination', devices };
+  const option = options.optionChange(value);
+  if (option !== undefined) return option;
   throw new CloudError('MissingParameter', { name: 'Attribute' });
 }
 
@@ -353,11 +359,16 @@ export const modifyInstanceAttribute = defineAction({
     'InstanceInitiatedShutdownBehavior.Value',
     'BlockDeviceMapping.N',
     'GroupId.N',
+    'SourceDestCheck.Value',
+    'DisableApiStop.Value',
+    'EbsOptimized.Value',
+    'Kernel.Value',
+    'Ramdisk.Value',
     'DryRun',
   ],
   status: 'partial',
   notes:
-    'instanceType and userData only while stopped (as EC2); GroupId.N replaces the groups; no sourceDestCheck or EBS optimization',
+    'instanceType, userData and ebsOptimized only while stopped (as EC2); GroupId.N replaces the groups; kernel and ramdisk refused (every instance is hvm)',
   async run(ctx, params) {
     const instanceId = params.requiredString('InstanceId');
     const groupIds = params.list('GroupId');
