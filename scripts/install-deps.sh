@@ -31,6 +31,7 @@ declare -A apt_packages=(
   [time]=/usr/bin/time
   [openssl]=/usr/bin/openssl
   [systemd]=/usr/bin/systemd-analyze
+  [chromium]=/usr/bin/chromium # the web console's browser tests (playwright-core drives it headless)
 )
 
 missing=()

@@ -33,6 +33,9 @@ import { ebsDirectHandler } from '../api/ebs/ebs-router.ts';
 import type { Cloud, Hypervisor } from '../cloud/cloud.ts';
 import { startApiServer } from '../api/api-server.ts';
 import type { ApiServer } from '../api/api-server.ts';
+import { defaultConsoleAssetsDir } from '../api/console/console-assets.ts';
+import { ConsoleLogins } from '../api/console/console-logins.ts';
+import { consoleLoginUrl } from '../api/console/console-routes.ts';
 import { writeCredentialsFiles } from './credentials-files.ts';
 import { startAdminSocket, type AdminVerb } from './admin-socket.ts';
 import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/ebs/snapshot-archive.ts';
@@ -82,6 +85,8 @@ export interface DaemonOptions {
   readonly snapshotStore?: SnapshotStoreConfig | SnapshotStore;
   /** Archive tuning (retry deadline, GC grace, chunks in flight). */
   readonly snapshotArchive?: SnapshotArchiveSettings;
+  /** The built web console (default: dist/console of this checkout; docs/console.md). */
+  readonly consoleAssetsDir?: string;
 }
 
 /** A running daemon. */
@@ -136,9 +141,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     await cloud.compute.recover();
     const admin = await ensureAdmin(options, cloud);
+    const consoleLogins = new ConsoleLogins();
     const adminSocket = await startAdminSocket(
       join(dataDir, 'admin.sock'),
-      adminVerbs(cloud),
+      adminVerbs(cloud, consoleLogins, admin.key),
       options.logger,
     );
     closers.push(() => adminSocket.close());
@@ -148,6 +154,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       host: options.listen.host,
       port: options.listen.port,
       ebs: ebsDirectHandler,
+      console: { assetsDir: options.consoleAssetsDir ?? defaultConsoleAssetsDir(), logins: consoleLogins },
     });
     closers.push(() => api.close());
     const endpoint = clientEndpoint(api, options.listen.host);
@@ -288,8 +295,10 @@ function composeCloud(
 }
 
 // What `strata` may ask the running daemon (admin-socket.ts).
-function adminVerbs(cloud: Cloud): Record<string, AdminVerb> {
+function adminVerbs(cloud: Cloud, consoleLogins: ConsoleLogins, admin: AccessKey): Record<string, AdminVerb> {
   return {
+    // `strata console-url`: a one-time sign-in link for the admin (api/console/console-logins.ts).
+    'console-url': () => Promise.resolve(consoleLoginUrl(cloud.endpoint, consoleLogins.mint(admin))),
     async evict(request) {
       const { snapshotId } = request;
       if (typeof snapshotId !== 'string') throw new Error('evict needs a snapshotId');
