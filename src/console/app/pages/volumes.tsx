@@ -18,7 +18,8 @@ import { ListSection, StateBadge, TagList, nameTag, parseFilters, useAction } fr
 import { ZoneSelect, nameTagSpec } from '../components/forms.tsx';
 import type { Session } from '../session.ts';
 
-const pageRows = 1000;
+// One DescribeVolumes page: the first render waits for one answer, and 200 rows fill several screens.
+const pageRows = 200;
 
 /** The volumes page. */
 export function VolumesPage({ session }: { session: Session }): JSX.Element {
