@@ -93,6 +93,22 @@ export default {
       'cloud',
       'api',
     ]),
+    {
+      name: 'console-app-is-browser-code',
+      comment:
+        'src/console/app/ runs in the browser: it talks to the daemon only over HTTP (the AWS SDK, the extension API), never by importing server code',
+      severity: 'error',
+      from: { path: '^src/console/app/' },
+      to: { path: '^src/', pathNot: '^src/console/app/' },
+    },
+    {
+      name: 'no-server-imports-console-app',
+      comment:
+        'the browser app is bundled on its own (src/console/console-build.mjs); server code never imports it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/console/'] },
+      to: { path: '^src/console/app/' },
+    },
     face('storage', ['block-store.ts', 'open-block-store.ts']),
     face('nbd', ['nbd-server.ts', 'start-nbd-server.ts']),
     face('objectstore', ['snapshot-store.ts', 'open-snapshot-store.ts', 'objectstore.ts']),

@@ -5,6 +5,7 @@
 // is 200+ files to resolve and load); the ones left out load from node_modules at run time: a native module,
 // and pino, whose transports start worker threads by file name. bin/strata.mjs rebuilds when a source is
 // newer than dist/strata.mjs; tests import the sources through tsx and need no build.
+// The web console (src/console/app/) is built into dist/console/ in the same step (src/console/console-build.mjs).
 // Run by hand: `node scripts/build.mjs [--quiet] [--if-stale]`.
 //
 // No lock: builders that race write the same files, each through a rename. A running process may still
@@ -13,6 +14,7 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildConsole } from '../src/console/console-build.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the build goes. */
@@ -83,9 +85,12 @@ export async function buildStrata({ quiet = false } = {}) {
     if (!written.has(path) && startedMs - statSync(path).mtimeMs > chunkAgeMsMax)
       rmSync(path, { force: true });
   }
+  const consoleFiles = await buildConsole(join(dist, 'console'));
   if (!quiet) {
     const elapsedMs = Date.now() - startedMs;
-    console.error(`strata: built ${relative(root, dist)}/ (${written.size} files) in ${elapsedMs} ms`);
+    console.error(
+      `strata: built ${relative(root, dist)}/ (${written.size} files, console ${consoleFiles}) in ${elapsedMs} ms`,
+    );
   }
 }
 

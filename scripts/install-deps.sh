@@ -35,6 +35,7 @@ declare -A apt_packages=(
   [openssh-client]=/usr/bin/ssh-keygen
   [systemd]=/usr/bin/systemd-analyze
   [python3-libcloud]=/usr/lib/python3/dist-packages/libcloud/__init__.py
+  [chromium]=/usr/bin/chromium # the web console's browser tests (playwright-core drives it headless)
 )
 
 missing=()

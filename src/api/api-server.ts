@@ -15,6 +15,7 @@ import type { Logger } from '../base/log.ts';
 import type { Cloud } from '../cloud/cloud.ts';
 import { verifySigV4 } from './auth/sigv4.ts';
 import { verifyEc2Signature } from './auth/ec2-signature.ts';
+import { isConsoleApiPath, isConsolePath, serveConsole, type ConsoleSite } from './console/console-routes.ts';
 import type { SignedRequest } from './auth/sigv4.ts';
 import { isEbsPath, notImplementedEbs } from './ebs/ebs-router.ts';
 import type { EbsHandler } from './ebs/ebs-router.ts';
@@ -36,6 +37,8 @@ export interface ApiServerOptions {
   readonly port: number;
   /** EBS direct handler; defaults to the not-implemented placeholder. */
   readonly ebs?: EbsHandler;
+  /** The web console at /console/ and its extension API (api/console/); none when undefined. */
+  readonly console?: ConsoleSite;
 }
 
 /** A listening API server. */
@@ -135,7 +138,7 @@ async function handleRequest(
   try {
     const target = parseRequestTarget(req.url ?? '/');
     served.path = target.pathname;
-    served.protocol = isEbsPath(target.pathname) ? 'ebs' : 'ec2';
+    served.protocol = isEbsPath(target.pathname) || isConsoleApiPath(target.pathname) ? 'ebs' : 'ec2';
     // The body is read even for the health check: answering first and closing with the body unread makes
     // the kernel reset the connection, and the client loses the answer (found by the fuzzer).
     const body = await readBody(req, limits.requestBodyBytesMax);
@@ -150,6 +153,11 @@ async function handleRequest(
       headers: req.headers,
       body,
     };
+    if (options.console !== undefined && isConsolePath(target.pathname)) {
+      const answer = await serveConsole(options.console, options.cloud, signed);
+      served.status = send(res, answer.status, answer.headers, answer.body);
+      return;
+    }
     if (served.protocol === 'ebs') {
       served.status = await serveEbs(options, signed, target, requestId, res);
       return;
@@ -307,7 +315,7 @@ function drainBody(req: IncomingMessage): Promise<void> {
 function send(
   res: ServerResponse,
   status: number,
-  headers: Record<string, string>,
+  headers: Readonly<Record<string, string>>,
   body: string | Buffer,
 ): number {
   if (res.headersSent) {

@@ -147,6 +147,12 @@ export const limits = {
   securityGroupRulesPerDirectionMax: 60,
   /** Security groups per network interface (EC2's 5). */
   securityGroupsPerInterfaceMax: 5,
+  /** A `strata console-url` sign-in link works once, within this; a leaked link signs in as admin that long. */
+  consoleLoginTtlSeconds: 5 * 60,
+  /** Unredeemed console sign-in tokens the daemon keeps (a hash and a key each); the oldest go first past it. */
+  consoleLoginsPendingMax: 64,
+  /** Cells of a volume allocation map (extension API); each costs one pass over that cell's mappings. */
+  consoleAllocationCellsMax: 4096,
 } as const;
 
 /** Checks relations between limits; called once at startup. */

@@ -54,6 +54,10 @@ export const verbs: Readonly<Record<string, Verb>> = {
     summary: 'upload and download snapshots (EBS direct API)',
     load: async () => (await import('./snapshot.ts')).registerSnapshot,
   },
+  'console-url': {
+    summary: 'print a one-time sign-in link to the web console for the admin (needs the running daemon)',
+    load: async () => (await import('./console-url.ts')).registerConsoleUrl,
+  },
 };
 
 /** The verb that `args` (process.argv after the script) runs or asks help for, or undefined for none. */

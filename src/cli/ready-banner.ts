@@ -12,6 +12,7 @@ export function readyBanner(endpoint: string, dataDir: string): string[] {
     'In another shell:',
     `  export AWS_SHARED_CREDENTIALS_FILE=${paths.credentials} AWS_CONFIG_FILE=${paths.config} AWS_PROFILE=${profileName}`,
     `  aws --endpoint-url ${endpoint} ec2 describe-availability-zones`,
+    `Web console: ${endpoint}/console/ (a one-time sign-in link: strata console-url --data-dir ${resolve(dataDir)})`,
     'Stop it with Ctrl-C (SIGINT) or SIGTERM.',
     '',
   ];

@@ -35,6 +35,9 @@ import { ebsDirectHandler } from '../api/ebs/ebs-router.ts';
 import type { Cloud, Hypervisor } from '../cloud/cloud.ts';
 import { startApiServer } from '../api/api-server.ts';
 import type { ApiServer } from '../api/api-server.ts';
+import { defaultConsoleAssetsDir } from '../api/console/console-assets.ts';
+import { ConsoleLogins } from '../api/console/console-logins.ts';
+import { consoleLoginUrl } from '../api/console/console-routes.ts';
 import { writeCredentialsFiles } from './credentials-files.ts';
 import { startAdminSocket, type AdminVerb } from './admin-socket.ts';
 import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/ebs/snapshot-archive.ts';
@@ -91,6 +94,8 @@ export interface DaemonOptions {
   readonly networkSource?: InstanceNetworkSource;
   /** Instances' metadata, when not cloud/'s own (tests); see `networkPorts`. */
   readonly metadataSource?: MetadataSource;
+  /** The built web console (default: dist/console of this checkout; docs/console.md). */
+  readonly consoleAssetsDir?: string;
 }
 
 /** A running daemon. */
@@ -151,9 +156,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     await cloud.compute.recover();
     const admin = await ensureAdmin(options, cloud);
+    const consoleLogins = new ConsoleLogins();
     const adminSocket = await startAdminSocket(
       join(dataDir, 'admin.sock'),
-      adminVerbs(cloud),
+      adminVerbs(cloud, consoleLogins, admin.key),
       options.logger,
     );
     closers.push(() => adminSocket.close());
@@ -163,6 +169,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       host: options.listen.host,
       port: options.listen.port,
       ebs: ebsDirectHandler,
+      console: { assetsDir: options.consoleAssetsDir ?? defaultConsoleAssetsDir(), logins: consoleLogins },
     });
     closers.push(() => api.close());
     const endpoint = clientEndpoint(api, options.listen.host);
@@ -383,8 +390,10 @@ function composeInstances(
 }
 
 // What `strata` may ask the running daemon (admin-socket.ts).
-function adminVerbs(cloud: Cloud): Record<string, AdminVerb> {
+function adminVerbs(cloud: Cloud, consoleLogins: ConsoleLogins, admin: AccessKey): Record<string, AdminVerb> {
   return {
+    // `strata console-url`: a one-time sign-in link for the admin (api/console/console-logins.ts).
+    'console-url': () => Promise.resolve(consoleLoginUrl(cloud.endpoint, consoleLogins.mint(admin))),
     async evict(request) {
       const { snapshotId } = request;
       if (typeof snapshotId !== 'string') throw new Error('evict needs a snapshotId');
