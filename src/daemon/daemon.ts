@@ -4,7 +4,7 @@
 //   const daemon = await startDaemon({ dataDir, listen: { host: '127.0.0.1', port: 8773 }, logger });
 //   daemon.endpoint …; daemon.admin.accessKeyId …; await daemon.close();
 // To add a domain service, add it to Cloud (cloud/cloud.ts) and construct it in `composeCloud` below.
-import { mkdirSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { assertLimits, limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
@@ -34,6 +34,8 @@ import type { Cloud, Hypervisor } from '../cloud/cloud.ts';
 import { startApiServer } from '../api/api-server.ts';
 import type { ApiServer } from '../api/api-server.ts';
 import { writeCredentialsFiles } from './credentials-files.ts';
+import { DataDirLockedError, lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { assertCanListen, explainListenError } from './listen-check.ts';
 import { startAdminSocket, type AdminVerb } from './admin-socket.ts';
 import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/ebs/snapshot-archive.ts';
 import { openSnapshotStore } from '../objectstore/open-snapshot-store.ts';
@@ -95,12 +97,55 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-/** Starts everything; on failure, closes what it had opened and rethrows. */
+/**
+ * Starts everything; on failure, closes what it had opened and rethrows. Throws DataDirLockedError when
+ * another daemon runs on the data dir, and ListenError when a listen address is taken; a data dir this
+ * call created is removed again on any failure, so a failed first start leaves nothing behind.
+ */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   assertLimits();
   const dataDir = resolve(options.dataDir);
+  const fresh = isFreshDataDir(dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(dataDir, 0o700);
+  let lock: DataDirLock | undefined;
+  try {
+    lock = lockDataDir(dataDir);
+    chmodSync(dataDir, 0o700);
+    await assertCanListen(options.listen, '--listen');
+    if (options.nbdListen !== undefined) await assertCanListen(options.nbdListen, '--nbd-listen');
+    const daemon = await composeDaemon(options, dataDir);
+    const held = lock;
+    return {
+      ...daemon,
+      close: async () => {
+        await daemon.close();
+        held.release();
+      },
+    };
+  } catch (error) {
+    lock?.release();
+    // Only what this call made: a data dir that held anything before is never touched.
+    if (fresh && !(error instanceof DataDirLockedError)) emptyDataDir(dataDir, fresh);
+    throw error;
+  }
+}
+
+// 'absent' or 'empty' when a failed start may remove what it made there; undefined for a dir in use.
+function isFreshDataDir(dataDir: string): 'absent' | 'empty' | undefined {
+  if (!existsSync(dataDir)) return 'absent';
+  return readdirSync(dataDir).length === 0 ? 'empty' : undefined;
+}
+
+function emptyDataDir(dataDir: string, fresh: 'absent' | 'empty'): void {
+  if (fresh === 'absent') {
+    rmSync(dataDir, { recursive: true, force: true });
+    return;
+  }
+  for (const entry of readdirSync(dataDir)) rmSync(join(dataDir, entry), { recursive: true, force: true });
+}
+
+// Everything but the data dir's lock, which startDaemon holds around it.
+async function composeDaemon(options: DaemonOptions, dataDir: string): Promise<Daemon> {
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close();
@@ -122,6 +167,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       attachmentKey: loadOrCreateKeyFile(join(dataDir, 'nbd-attachment.key')),
       ...nbdTcp(options, dataDir, database),
       logger: options.logger,
+    }).catch((error: unknown) => {
+      throw options.nbdListen === undefined
+        ? error
+        : explainListenError(error, options.nbdListen, '--nbd-listen');
     });
     closers.push(() => nbd.close());
     const archive = target === undefined ? undefined : openArchive(options, database, store, target, lazy);
@@ -148,6 +197,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       host: options.listen.host,
       port: options.listen.port,
       ebs: ebsDirectHandler,
+    }).catch((error: unknown) => {
+      throw explainListenError(error, options.listen, '--listen');
     });
     closers.push(() => api.close());
     const endpoint = clientEndpoint(api, options.listen.host);
