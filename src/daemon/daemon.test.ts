@@ -113,3 +113,76 @@ test(
     }
   },
 );
+
+// A first start with --demo-image builds the image (kernel, busybox, syslinux): tens of seconds when loaded.
+const demoStartMs = 150_000;
+
+/** Everything `child` writes to stderr from now on. */
+function collect(child: ChildProcess): { text: () => string } {
+  let text = '';
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return { text: () => text };
+}
+
+test(
+  'log lines: the demo image is registered once, the driver is ready at start, shutdown counts the VMs left',
+  { timeout: 300_000 },
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'strata-serve-log-'));
+    let child: ChildProcess | undefined;
+    try {
+      const first = await serve(dataDir, adminKeys, ['--demo-image'], demoStartMs);
+      child = first.child;
+      const firstLog = collect(child);
+      assert.match(first.log, /"msg":"demo image registered"/);
+      assert.match(first.log, /"msg":"vm driver ready"/, 'the capabilities are resolved at start');
+      const ami = (await aws(dataDir, [
+        '--profile',
+        'strata',
+        'ec2',
+        'describe-images',
+        '--owners',
+        'self',
+      ])) as {
+        Images: { ImageId: string }[];
+      };
+      const imageId = ami.Images[0]?.ImageId;
+      assert.ok(imageId !== undefined);
+      await aws(dataDir, ['--profile', 'strata', 'ec2', 'run-instances', '--image-id', imageId]);
+      assert.equal(await stop(child), 0);
+      child = undefined;
+      assert.match(
+        firstLog.text(),
+        /"vmsLeftRunning":1,.*"msg":"1 VM left running for the next daemon to adopt"/,
+      );
+
+      const second = await serve(dataDir, {}, ['--demo-image'], demoStartMs);
+      child = second.child;
+      const secondLog = collect(child);
+      assert.doesNotMatch(second.log, /demo image registered/, 'a restart finds the image and says nothing');
+      const pid = /"pid":(\d+)/.exec(second.log)?.[1];
+      assert.equal(pid, String(child.pid), "the daemon's pid field is its own");
+      await aws(dataDir, [
+        '--profile',
+        'strata',
+        'ec2',
+        'terminate-instances',
+        '--instance-ids',
+        ...(await instanceIds(dataDir)),
+      ]);
+      assert.equal(await stop(child), 0);
+      child = undefined;
+      assert.match(secondLog.text(), /"msg":"no VMs left running"/);
+    } finally {
+      child?.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
+
+async function instanceIds(dataDir: string): Promise<string[]> {
+  const described = (await aws(dataDir, ['--profile', 'strata', 'ec2', 'describe-instances'])) as {
+    Reservations: { Instances: { InstanceId: string }[] }[];
+  };
+  return described.Reservations.flatMap((reservation) => reservation.Instances.map((i) => i.InstanceId));
+}

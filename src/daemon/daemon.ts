@@ -174,16 +174,16 @@ async function composeDaemon(options: DaemonOptions, dataDir: string): Promise<D
     });
     closers.push(() => nbd.close());
     const archive = target === undefined ? undefined : openArchive(options, database, store, target, lazy);
-    const cloud = composeCloud(options, dataDir, database, store, nbd, secrets, archive);
+    const driver =
+      options.vmDriver ?? createVmDriver(options.hypervisor ?? 'qemu', { dataDir, logger: options.logger });
+    const cloud = composeCloud(options, { dataDir, database, store, nbd, secrets, archive, driver });
     closers.push(() => cloud.ebs.close());
     await cloud.ebs.recover();
     closers.push(() => Promise.resolve(cloud.ebsDirect.close()));
     await cloud.ebsDirect.recover();
-    closers.push(async () => {
-      if (options.vmsOnShutdown === 'stop') await cloud.compute.stopAll();
-      await cloud.compute.close();
-    });
+    closers.push(() => closeCompute(options, cloud, driver));
     await cloud.compute.recover();
+    probeInBackground(options.logger, driver);
     const admin = await ensureAdmin(options, cloud);
     const adminSocket = await startAdminSocket(
       join(dataDir, 'admin.sock'),
@@ -247,8 +247,9 @@ async function ensureAdmin(options: DaemonOptions, cloud: Cloud): ReturnType<Acc
     );
   }
   if (options.demoImage === true) {
-    const imageId = await registerDemoImage(cloud, admin.key.accountId);
-    options.logger.info({ imageId }, 'demo image registered');
+    const demo = await registerDemoImage(cloud, admin.key.accountId);
+    // Said once, when it happens; a restart finds it and says nothing.
+    if (demo.registered) options.logger.info({ imageId: demo.imageId }, 'demo image registered');
   }
   return admin;
 }
@@ -276,16 +277,20 @@ function pick<T extends object, K extends keyof T>(from: T | undefined, ...keys:
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+// What the daemon opened before composing the services.
+interface Opened {
+  readonly dataDir: string;
+  readonly database: OpenedDatabase;
+  readonly store: BlockStore;
+  readonly nbd: NbdServer;
+  readonly secrets: SecretBox;
+  readonly archive: SnapshotArchive | undefined;
+  readonly driver: VmDriver;
+}
+
 // One line per service; each takes what it needs explicitly.
-function composeCloud(
-  options: DaemonOptions,
-  dataDir: string,
-  database: OpenedDatabase,
-  store: BlockStore,
-  nbd: NbdServer,
-  secrets: SecretBox,
-  archive: SnapshotArchive | undefined,
-): Mutable<Cloud> {
+function composeCloud(options: DaemonOptions, opened: Opened): Mutable<Cloud> {
+  const { dataDir, database, store, nbd, secrets, archive, driver } = opened;
   const regions = createRegions(options.region, options.zones);
   const ebs = createEbs({
     db: database.db,
@@ -329,8 +334,7 @@ function composeCloud(
       regions,
       dataDir,
       logger: options.logger,
-      driver:
-        options.vmDriver ?? createVmDriver(options.hypervisor ?? 'qemu', { dataDir, logger: options.logger }),
+      driver,
     }),
     hypervisor: options.hypervisor ?? 'qemu',
     // Set once the API port is bound (port 0 picks one), before any request is served.
@@ -383,6 +387,33 @@ function openArchive(
     ...(lazy !== undefined ? { lazy } : {}),
     ...(options.snapshotArchive !== undefined ? { settings: options.snapshotArchive } : {}),
   });
+}
+
+// The driver resolves its capabilities once (the qemu driver boots a probe VM to see whether KVM works, up to
+// ~10 s); started now, in the background, so that the first RunInstances finds the answer waiting.
+function probeInBackground(logger: Logger, driver: VmDriver): void {
+  driver.capabilities().then(
+    (capabilities) => logger.info({ capabilities }, 'vm driver ready'),
+    (error: unknown) => logger.warn({ err: error }, 'vm driver capabilities: RunInstances will fail'),
+  );
+}
+
+// VMs keep running after close() unless --vms-on-shutdown stop; the log says how many were left.
+async function closeCompute(options: DaemonOptions, cloud: Cloud, driver: VmDriver): Promise<void> {
+  if (options.vmsOnShutdown === 'stop') await cloud.compute.stopAll();
+  // Counted before close(), which forgets the VMs (they keep running).
+  const left = await driver.list().catch(() => []);
+  await cloud.compute.close();
+  logVmsLeft(options.logger, left.length);
+}
+
+// With --vms-on-shutdown keep, VMs outlive the daemon on purpose: say how many, so nobody wonders.
+function logVmsLeft(logger: Logger, count: number): void {
+  const message =
+    count === 0
+      ? 'no VMs left running'
+      : `${count} VM${count === 1 ? '' : 's'} left running for the next daemon to adopt`;
+  logger.info({ vmsLeftRunning: count }, message);
 }
 
 // A wildcard listen address is not something a client can connect to; point clients at loopback.
