@@ -78,9 +78,16 @@ test('bin/strata --version names the package version, the git commit and the Nod
 });
 
 test('bin/strata nbd-uri prints a URI; bad input and unknown verbs are clear errors', async () => {
-  const uri = await strata(['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', '/srv/strata']);
+  const uri = await strata(['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', '/srv/strata', '--no-check']);
   assert.equal(uri.code, 0, uri.stderr);
   assert.equal(uri.stdout, 'nbd+unix:///vol-0123456789abcdef0?socket=/srv/strata/nbd.sock\n');
+  assert.equal(uri.stderr, 'strata nbd-uri: vol-0123456789abcdef0 was not checked: --no-check\n');
+  const noDataDir = await strata(['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', '/srv/strata']);
+  assert.equal(noDataDir.code, 2);
+  assert.match(
+    noDataDir.stderr,
+    /no Strata database in \/srv\/strata: give the --data-dir that strata serve uses/,
+  );
   const badId = await strata(['nbd-uri', 'i-0123456789abcdef0']);
   assert.equal(badId.code, 2);
   assert.match(badId.stderr, /expected a volume or snapshot id/);
