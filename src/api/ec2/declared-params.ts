@@ -8,6 +8,12 @@ import type { QueryParams } from './query-params.ts';
 // Parameters of the protocol itself, never in an action's list.
 const protocolParams = new Set(['Action', 'Version']);
 
+// Parameters the AWS SDKs add on their own, which Strata may pass over: the SDK's EC2 middleware presigns every
+// CopySnapshot for a cross-region copy (PresignedUrl, DestinationRegion); a same-region copy needs neither.
+const addedBySdks: Readonly<Record<string, readonly string[]>> = {
+  CopySnapshot: ['PresignedUrl', 'DestinationRegion'],
+};
+
 const patternCache = new WeakMap<Ec2Action, readonly RegExp[]>();
 
 // `VolumeId.N` matches `VolumeId.3`; `Filter.N` matches `Filter.1.Name` and `Filter.1.Value.2`; a plain
@@ -15,7 +21,7 @@ const patternCache = new WeakMap<Ec2Action, readonly RegExp[]>();
 function patterns(action: Ec2Action): readonly RegExp[] {
   let compiled = patternCache.get(action);
   if (compiled === undefined) {
-    compiled = action.params.map((declared) => {
+    compiled = [...action.params, ...(addedBySdks[action.name] ?? [])].map((declared) => {
       const body = declared
         .split('.')
         .map((part) => (part === 'N' ? '\\d+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
