@@ -96,3 +96,35 @@ test('bin/strata nbd-uri prints a URI; bad input and unknown verbs are clear err
   assert.match(unknown.stderr, /unknown command 'servee'/);
   assert.match(unknown.stderr, /serve/, 'commander suggests the verb meant');
 });
+
+test('every verb ends its --help with the same Environment section, naming each option variable', async () => {
+  for (const name of Object.keys(verbs)) {
+    const program = await strataProgram([name]);
+    const verb = program.commands.find((command) => command.name() === name);
+    assert.ok(verb !== undefined);
+    for (const command of [verb, ...verb.commands]) {
+      const variables = command.options.flatMap((option) => option.envVar ?? []);
+      let help = '';
+      command.configureOutput({ writeOut: (text) => (help += text) });
+      command.outputHelp();
+      if (variables.length === 0 && !['serve', 'snapshot'].includes(name)) {
+        assert.doesNotMatch(help, /Environment/, `${name} ${command.name()} reads none`);
+        continue;
+      }
+      const section = help.split("\nEnvironment (each is its option's default; the option wins):\n")[1];
+      assert.ok(
+        section !== undefined,
+        `${name} ${command.name()} --help has the Environment section:\n${help}`,
+      );
+      for (const variable of variables) assert.match(section, new RegExp(`^  ${variable} +--`, 'm'));
+    }
+  }
+});
+
+test('strata serve --help lists --data-dir, --listen and --hypervisor first', async () => {
+  const { code, stdout, stderr } = await strata(['serve', '--help']);
+  assert.equal(code, 0, stderr);
+  const options = [...stdout.matchAll(/^ {2}(--[a-z-]+)/gm)].map((match) => match[1]);
+  assert.deepEqual(options.slice(0, 3), ['--data-dir', '--listen', '--hypervisor']);
+  assert.match(stdout, /^ {2}STRATA_ADMIN_ACCESS_KEY_ID +the admin's access key id/m);
+});
