@@ -158,7 +158,7 @@ async function leftovers(dataDir: string, endpoint: string): Promise<Record<stri
 
 test(
   'the README runs top to bottom as a script and cleans up after itself',
-  { timeout: 600_000 },
+  { timeout: 900_000 },
   async () => {
     const blocks = shellBlocks(readFileSync(readmePath, 'utf8'));
     const skipped = blocks.filter((block) => block.marker === 'skip');
