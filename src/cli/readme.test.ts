@@ -134,7 +134,7 @@ async function leftovers(dataDir: string, endpoint: string): Promise<Record<stri
   const aws = async (args: string[], query: string): Promise<string[]> => {
     const { stdout } = await run(
       'aws',
-      ['--endpoint-url', endpoint, '--profile', 'strata', '--output', 'text', '--query', query, ...args],
+      ['--endpoint-url', endpoint, '--profile', 'strata', '--output', 'json', '--query', query, ...args],
       {
         env: {
           PATH: process.env.PATH ?? '',
@@ -143,7 +143,7 @@ async function leftovers(dataDir: string, endpoint: string): Promise<Record<stri
         },
       },
     );
-    return stdout.split(/\s+/).filter((word) => word !== '' && word !== 'None');
+    return JSON.parse(stdout) as string[];
   };
   return {
     volumes: await aws(['ec2', 'describe-volumes'], 'Volumes[].VolumeId'),

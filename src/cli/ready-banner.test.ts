@@ -20,6 +20,9 @@ test('the block names the endpoint, the credentials files by absolute path, and 
   assert.match(text, new RegExp(`AWS_SHARED_CREDENTIALS_FILE=${process.cwd()}/data/credentials `));
   assert.match(text, /AWS_PROFILE=strata$/m);
   assert.match(text, /^ {2}aws --endpoint-url http:\/\/127\.0\.0\.1:8773 ec2 /m);
+  assert.doesNotMatch(text, /console/i, 'no console line until there is a console');
+  const withConsole = readyBanner('http://127.0.0.1:8773', 'data', 'http://127.0.0.1:8773/console/');
+  assert.equal(withConsole[2], 'Web console: http://127.0.0.1:8773/console/');
 });
 
 test('strata serve prints the block once it answers, and its lines work as printed', async () => {
