@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { CreateVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { freeLocalPort } from '../src/base/free-port.ts';
 
 const { values } = parseArgs({
@@ -65,7 +66,7 @@ async function runOnce(program: string, args: string[], work: string): Promise<S
 // Spawns the daemon and resolves at its first sign of answering with the time and RSS, then stops it. That
 // sign is the "listening" log line (on stderr), which comes a few ms before the ready block (on stdout) and
 // is the one an older strata prints too; SIGTERM may then beat the signal handlers, so that exit counts.
-async function serveOnce(dataDir: string): Promise<Sample> {
+async function serveOnce(dataDir: string, whileUp?: (endpoint: string) => Promise<void>): Promise<Sample> {
   const listen = `127.0.0.1:${await freeLocalPort()}`;
   const args = ['serve', '--data-dir', dataDir, '--listen', listen, '--hypervisor', 'fake'];
   const startedMs = performance.now();
@@ -91,10 +92,25 @@ async function serveOnce(dataDir: string): Promise<Sample> {
     child.stderr.on('data', watch);
     child.on('close', (code) => reject(new Error(`strata serve exited ${code} before it was ready: ${log}`)));
   });
+  await whileUp?.(`http://${listen}`);
   child.kill('SIGTERM');
   const [code, signal] = await exited;
   if (code !== 0 && signal !== 'SIGTERM') throw new Error(`strata serve exited ${code} on SIGTERM: ${log}`);
   return sample;
+}
+
+// A 1 GiB volume, made with the admin keys the daemon wrote, through the EC2 API as a user makes one.
+async function createVolume(dataDir: string, endpoint: string): Promise<string> {
+  const credentials = readFileSync(join(dataDir, 'credentials'), 'utf8');
+  const accessKeyId = /^aws_access_key_id = (.+)$/m.exec(credentials)?.[1] ?? '';
+  const secretAccessKey = /^aws_secret_access_key = (.+)$/m.exec(credentials)?.[1] ?? '';
+  const ec2 = new EC2Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey } });
+  try {
+    const created = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: 'us-east-1a', Size: 1 }));
+    return created.VolumeId ?? '';
+  } finally {
+    ec2.destroy();
+  }
 }
 
 function row(name: string, samples: Sample[], targetMs: number): string {
@@ -113,14 +129,18 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'strata-bench-cli-'));
   try {
     const dataDir = join(work, 'data');
-    // The first start creates the data dir (database, pool, keys); the timed starts reopen it.
-    await serveOnce(dataDir);
+    // The first start creates the data dir (database, pool, keys) and a volume for nbd-uri to look up; the
+    // timed starts reopen it.
+    let volumeId = '';
+    await serveOnce(dataDir, async (endpoint) => {
+      volumeId = await createVolume(dataDir, endpoint);
+    });
     // The floor: Node itself starting and exiting, on this machine at this load.
     const commands: [string, string, string[], number][] = [
       ['node -e 0 (floor)', process.execPath, ['-e', '0'], 150],
       ['strata --help', strataBin, ['--help'], 150],
       ['strata --version', strataBin, ['--version'], 150],
-      ['strata nbd-uri ID', strataBin, ['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', dataDir], 150],
+      ['strata nbd-uri ID', strataBin, ['nbd-uri', volumeId, '--data-dir', dataDir], 150],
     ];
     console.log(
       `CLI start-up, median of ${runs} runs: ${strataBin} (load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`,

@@ -74,7 +74,9 @@ test('Version is required and must be 2016-11-15; Action must exist', async () =
   assert.equal(unknown.status, 400);
   assert.deepEqual(errorOf(unknown.body), {
     code: 'InvalidAction',
-    message: 'The action LaunchRockets is not valid for this web service.',
+    message:
+      'The action LaunchRockets is not valid for this web service: Strata does not implement it ' +
+      '(docs/api-coverage.md lists the actions it does).',
     requestId: unknown.headers['x-amzn-requestid'],
   });
 });

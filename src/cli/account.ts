@@ -6,13 +6,24 @@ import type { Command } from 'commander';
 import { AccountError, Accounts } from '../cloud/common/accounts.ts';
 import { SecretBox } from '../cloud/common/accounts-secrets.ts';
 import { openDatabase } from '../db/database.ts';
-import { dataDirOption, databaseLocation, databaseOption } from '../daemon/daemon-config.ts';
+import { dataDirOption, databaseLocation, databaseOption, defaultListen } from '../daemon/daemon-config.ts';
+import {
+  credentialsPaths,
+  profileSections,
+  strataProfileSettings,
+  writeProfile,
+} from '../daemon/credentials-files.ts';
+import { defaultRegion } from '../cloud/common/regions.ts';
 
 interface AccountFlags {
   dataDir: string;
   database?: string;
   json?: boolean;
+  write?: boolean;
 }
+
+// Where a daemon with default flags answers, for a data dir whose config file is gone.
+const defaultEndpoint = `http://${defaultListen}`;
 
 /** Registers `strata account`. */
 export function registerAccount(program: Command): void {
@@ -22,7 +33,11 @@ export function registerAccount(program: Command): void {
     .description('create an account and print its access key (shown only once)')
     .addOption(dataDirOption())
     .addOption(databaseOption())
-    .option('--json', 'print JSON instead of a credentials-file profile')
+    .option('--json', 'print JSON instead of the two profile sections')
+    .option(
+      '--write',
+      'also add the profile to <data-dir>/credentials and <data-dir>/config (the files the daemon writes)',
+    )
     .action(async (name: string, flags: AccountFlags) => {
       await withAccounts(flags, async (accounts) => {
         const { account: created, key } = await accounts.create(name);
@@ -37,10 +52,7 @@ export function registerAccount(program: Command): void {
           );
           return;
         }
-        console.log(`# account ${created.id} (${name}); append to a credentials file to use it`);
-        console.log(
-          `[${name}]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}`,
-        );
+        printProfile(resolve(flags.dataDir), name, created.id, key, flags.write === true);
       });
     });
   account
@@ -60,6 +72,30 @@ export function registerAccount(program: Command): void {
         }
       });
     });
+}
+
+// Both halves of a working profile: a credentials section alone fails with "You must specify a region".
+function printProfile(
+  dataDir: string,
+  name: string,
+  accountId: string,
+  key: { accessKeyId: string; secretAccessKey: string },
+  write: boolean,
+): void {
+  const settings = strataProfileSettings(dataDir) ?? { region: defaultRegion, endpoint: defaultEndpoint };
+  const sections = profileSections(name, key, settings.region, settings.endpoint);
+  const paths = credentialsPaths(dataDir);
+  if (write) writeProfile(dataDir, sections);
+  const verb = write ? 'added to' : 'for';
+  console.log(`# account ${accountId} (${name}): the secret key is shown only now`);
+  console.log(`# ${verb} the credentials file (${write ? paths.credentials : '~/.aws/credentials'}):`);
+  console.log(sections.credentials);
+  console.log(`# ${verb} the config file (${write ? paths.config : '~/.aws/config'}):`);
+  console.log(sections.config);
+  console.log(
+    `# then: aws --profile ${name} ec2 describe-volumes` +
+      (write ? ' (with the exports strata serve printed)' : ''),
+  );
 }
 
 async function withAccounts(flags: AccountFlags, use: (accounts: Accounts) => Promise<void>): Promise<void> {

@@ -48,7 +48,8 @@ async function acceleratorChecks(): Promise<Check[]> {
       name: 'kvm',
       ok: kvm.usable,
       required: false,
-      detail: `${kvm.detail}${kvm.usable ? '' : ' (VMs run under TCG, several times slower)'}`,
+      // The daemon's default (accelerator auto) decides by this same probe: say what it will pick.
+      detail: `${kvm.detail}${kvm.usable ? ' (VMs run under KVM)' : ' (VMs run under TCG, several times slower)'}`,
     },
   ];
 }

@@ -1,15 +1,18 @@
 // `strata nbd-uri ID`: prints the URI qemu-img, nbdcopy and nbdinfo take for a volume or snapshot.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import SqliteDatabase from 'better-sqlite3';
 import { join, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { isValidId } from '../base/ids.ts';
-import { dataDirOption, parseListenAddress } from '../daemon/daemon-config.ts';
+import { dataDirOption, databaseOption, parseListenAddress } from '../daemon/daemon-config.ts';
 import { nbdUri } from '../nbd/nbd-server.ts';
 import type { NbdClientTls } from '../nbd/nbd-server.ts';
 
 interface NbdUriFlags {
   dataDir: string;
+  database?: string;
+  check: boolean;
   tcp?: string;
   pskFile?: string;
   tlsCertificates?: string;
@@ -24,6 +27,8 @@ export function registerNbdUri(program: Command): void {
     )
     .argument('<id>', 'volume or snapshot id (vol-… or snap-…)')
     .addOption(dataDirOption())
+    .addOption(databaseOption())
+    .option('--no-check', 'print the URI without looking the id up in the database')
     .addOption(
       new Option(
         '--tcp <host:port>',
@@ -44,7 +49,10 @@ export function registerNbdUri(program: Command): void {
     )
     .action((id: string, flags: NbdUriFlags) => {
       try {
-        console.log(uriFor(id, flags));
+        const uri = uriFor(id, flags);
+        const unchecked = checkExists(id, flags);
+        if (unchecked !== undefined) console.error(`strata nbd-uri: ${id} was not checked: ${unchecked}`);
+        console.log(uri);
       } catch (error) {
         console.error(`strata nbd-uri: ${error instanceof Error ? error.message : String(error)}`);
         process.exitCode = 2;
@@ -61,6 +69,31 @@ function uriFor(id: string, flags: NbdUriFlags): string {
     return nbdUri(id, { socketPath: join(resolve(flags.dataDir), 'nbd.sock') });
   }
   return nbdUri(id, parseListenAddress(flags.tcp, '--tcp'), clientTls(flags));
+}
+
+// Whether the id names a volume or snapshot, read from the SQLite database read-only (a missing one throws);
+// returns why it could not be checked instead. Not through openDatabase, which would migrate, and create a
+// database in a data dir that has none.
+function checkExists(id: string, flags: NbdUriFlags): string | undefined {
+  if (!flags.check) return '--no-check';
+  if (flags.database !== undefined && flags.database !== '')
+    return 'only the SQLite database is read, and --database names another';
+  const dataDir = resolve(flags.dataDir);
+  const path = join(dataDir, 'strata.db');
+  if (!existsSync(path)) {
+    if (flags.tcp !== undefined) return `no database in ${dataDir} (the daemon at --tcp may have it)`;
+    throw new Error(`no Strata database in ${dataDir}: give the --data-dir that strata serve uses`);
+  }
+  const database = new SqliteDatabase(path, { readonly: true, fileMustExist: true, timeout: 2_000 });
+  try {
+    const table = id.startsWith('vol-') ? 'volumes' : 'snapshots';
+    const row = database.prepare(`SELECT state FROM ${table} WHERE id = ?`).get(id) as
+      { state: string } | undefined;
+    if (row === undefined) throw new Error(`${id} does not exist in ${dataDir}`);
+    return undefined;
+  } finally {
+    database.close();
+  }
 }
 
 function clientTls(flags: NbdUriFlags): NbdClientTls | undefined {

@@ -78,9 +78,16 @@ test('bin/strata --version names the package version, the git commit and the Nod
 });
 
 test('bin/strata nbd-uri prints a URI; bad input and unknown verbs are clear errors', async () => {
-  const uri = await strata(['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', '/srv/strata']);
+  const uri = await strata(['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', '/srv/strata', '--no-check']);
   assert.equal(uri.code, 0, uri.stderr);
   assert.equal(uri.stdout, 'nbd+unix:///vol-0123456789abcdef0?socket=/srv/strata/nbd.sock\n');
+  assert.equal(uri.stderr, 'strata nbd-uri: vol-0123456789abcdef0 was not checked: --no-check\n');
+  const noDataDir = await strata(['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', '/srv/strata']);
+  assert.equal(noDataDir.code, 2);
+  assert.match(
+    noDataDir.stderr,
+    /no Strata database in \/srv\/strata: give the --data-dir that strata serve uses/,
+  );
   const badId = await strata(['nbd-uri', 'i-0123456789abcdef0']);
   assert.equal(badId.code, 2);
   assert.match(badId.stderr, /expected a volume or snapshot id/);
@@ -88,4 +95,36 @@ test('bin/strata nbd-uri prints a URI; bad input and unknown verbs are clear err
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /unknown command 'servee'/);
   assert.match(unknown.stderr, /serve/, 'commander suggests the verb meant');
+});
+
+test('every verb ends its --help with the same Environment section, naming each option variable', async () => {
+  for (const name of Object.keys(verbs)) {
+    const program = await strataProgram([name]);
+    const verb = program.commands.find((command) => command.name() === name);
+    assert.ok(verb !== undefined);
+    for (const command of [verb, ...verb.commands]) {
+      const variables = command.options.flatMap((option) => option.envVar ?? []);
+      let help = '';
+      command.configureOutput({ writeOut: (text) => (help += text) });
+      command.outputHelp();
+      if (variables.length === 0 && !['serve', 'snapshot'].includes(name)) {
+        assert.doesNotMatch(help, /Environment/, `${name} ${command.name()} reads none`);
+        continue;
+      }
+      const section = help.split("\nEnvironment (each is its option's default; the option wins):\n")[1];
+      assert.ok(
+        section !== undefined,
+        `${name} ${command.name()} --help has the Environment section:\n${help}`,
+      );
+      for (const variable of variables) assert.match(section, new RegExp(`^  ${variable} +--`, 'm'));
+    }
+  }
+});
+
+test('strata serve --help lists --data-dir, --listen and --hypervisor first', async () => {
+  const { code, stdout, stderr } = await strata(['serve', '--help']);
+  assert.equal(code, 0, stderr);
+  const options = [...stdout.matchAll(/^ {2}(--[a-z-]+)/gm)].map((match) => match[1]);
+  assert.deepEqual(options.slice(0, 3), ['--data-dir', '--listen', '--hypervisor']);
+  assert.match(stdout, /^ {2}STRATA_ADMIN_ACCESS_KEY_ID +the admin's access key id/m);
 });

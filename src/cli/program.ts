@@ -4,6 +4,7 @@
 // is a stub with that summary. program.test.ts checks the summaries against the verbs' own descriptions.
 import { Command } from 'commander';
 import { versionLine } from './version.ts';
+import { addEnvironmentHelp } from './env-help.ts';
 
 /** What a verb's module exports: a function that adds the verb (and its subcommands) to the program. */
 export type RegisterVerb = (program: Command) => void;
@@ -80,8 +81,11 @@ export async function strataProgram(args: readonly string[]): Promise<Command> {
     .enablePositionalOptions();
   const wanted = verbNamed(args);
   for (const [name, verb] of Object.entries(verbs)) {
-    if (name === wanted) (await verb.load())(program);
-    else program.command(name).description(verb.summary);
+    if (name === wanted) {
+      (await verb.load())(program);
+      const loaded = program.commands.find((command) => command.name() === name);
+      if (loaded !== undefined) addEnvironmentHelp(loaded, name);
+    } else program.command(name).description(verb.summary);
   }
   return program;
 }

@@ -32,9 +32,8 @@ interface ServeFlags extends SnapshotStoreFlags, RestoreFlags {
 
 /** Registers `strata serve`. */
 export function registerServe(program: Command): void {
+  // The common options first, as --help lists them in this order.
   const serveCommand = program.command('serve');
-  for (const option of [...nbdOptions(), ...snapshotStoreOptions(), ...restoreOptions()])
-    serveCommand.addOption(option);
   serveCommand
     .description('run Strata: the EC2/EBS API, block store, NBD server and VMs, in one process')
     .addOption(dataDirOption())
@@ -43,13 +42,13 @@ export function registerServe(program: Command): void {
         .env('STRATA_LISTEN')
         .default(defaultListen),
     )
-    .addOption(databaseOption())
     .addOption(
       new Option('--hypervisor <kind>', 'VM driver')
         .choices(['qemu', 'fake'])
         .env('STRATA_HYPERVISOR')
         .default('qemu'),
     )
+    .addOption(databaseOption())
     .addOption(
       new Option('--region <name>', 'the region this daemon serves')
         .env('STRATA_REGION')
@@ -89,6 +88,8 @@ export function registerServe(program: Command): void {
         process.exit(1);
       }
     });
+  for (const option of [...nbdOptions(), ...snapshotStoreOptions(), ...restoreOptions()])
+    serveCommand.addOption(option);
 }
 
 // --nbd-listen and its TLS settings (docs/nbd.md, TLS and accounts).

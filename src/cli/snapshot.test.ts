@@ -59,17 +59,33 @@ async function roundTrip(image: string, raw: string): Promise<void> {
   const described = await strata.ec2().send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
   assert.equal(described.Snapshots?.[0]?.State, 'completed');
   assert.equal(described.Snapshots?.[0]?.Description, 'cli test');
+  const tags = described.Snapshots?.[0]?.Tags ?? [];
+  assert.deepEqual(
+    tags,
+    [{ Key: 'strata:source-bytes', Value: String(imageBytes) }],
+    'upload records the size',
+  );
   const out = join(work, `${snapshotId}.raw`);
   await cli(['snapshot', 'download', snapshotId, out]);
-  assert.equal(statSync(out).size, units.GiB, 'truncated to the volume size');
-  const head = Buffer.alloc(imageBytes);
-  const handle = await open(out, 'r');
-  await handle.read(head, 0, imageBytes, 0);
-  await handle.close();
-  assert.ok(head.equals(readFileSync(raw)), 'the image bytes come back identical');
-  // Only the 4 data blocks (512 KiB each) are allocated: the rest of the 1 GiB is holes, so zeros.
+  assert.equal(statSync(out).size, imageBytes, 'as long as the uploaded image, from the tag');
+  assert.ok(readFileSync(out).equals(readFileSync(raw)), 'the image bytes come back identical');
+  // Only the 4 data blocks (512 KiB each) are allocated: the rest is holes, so zeros.
   const allocatedBytes = statSync(out).blocks * 512;
   assert.ok(allocatedBytes <= 4 * 512 * units.KiB, `download allocates ${allocatedBytes} bytes`);
+  const whole = join(work, `${snapshotId}-whole.raw`);
+  await cli(['snapshot', 'download', snapshotId, whole, '--length', String(units.GiB)]);
+  assert.equal(statSync(whole).size, units.GiB, '--length: the whole 1 GiB volume');
+  const head = Buffer.alloc(imageBytes);
+  const handle = await open(whole, 'r');
+  await handle.read(head, 0, imageBytes, 0);
+  await handle.close();
+  assert.ok(head.equals(readFileSync(raw)), 'the image, then zeros');
+  const cut = join(work, `${snapshotId}-cut.raw`);
+  await cli(['snapshot', 'download', snapshotId, cut, '--length', String(units.MiB + 7)]);
+  assert.ok(
+    readFileSync(cut).equals(readFileSync(raw).subarray(0, units.MiB + 7)),
+    '--length cuts mid-block',
+  );
 }
 
 test('upload a sparse raw image, download it back byte-identical and sparse', async () => {

@@ -19,6 +19,7 @@ import {
   StartSnapshotCommand,
   paginateListSnapshotBlocks,
 } from '@aws-sdk/client-ebs';
+import { DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { limits, units } from '../base/limits.ts';
 import { runTool } from '../compute/run-tool.ts';
 import { credentialsPaths, profileName } from '../daemon/credentials-files.ts';
@@ -55,8 +56,11 @@ export function registerSnapshot(program: Command): void {
       reportFailure('upload', async () => console.log(await uploadSnapshot(file, flags))),
     );
   common(snapshot.command('download <snapshot-id> <file>'))
-    .description('download a snapshot into a sparse raw file of the volume size')
-    .action((snapshotId: string, file: string, flags: ClientFlags) =>
+    .description(
+      'download a snapshot into a sparse raw file: as long as the uploaded image when upload recorded it, else the volume size (whole GiB)',
+    )
+    .option('--length <bytes>', 'cut (or extend) the file to this many bytes')
+    .action((snapshotId: string, file: string, flags: DownloadFlags) =>
       reportFailure('download', () => downloadSnapshot(snapshotId, file, flags)),
     );
   registerArchiveVerbs(snapshot);
@@ -75,6 +79,11 @@ async function reportFailure(verb: string, run: () => Promise<void>): Promise<vo
 
 /** An EBS client from the flags, the AWS chain, or a local daemon's data dir. */
 export function ebsClientFor(flags: ClientFlags): EBSClient {
+  return new EBSClient(clientConfig(flags));
+}
+
+// Where and as whom both clients (EBS direct, and EC2 for a snapshot's tags) talk.
+function clientConfig(flags: ClientFlags): { endpoint?: string; region?: string; profile?: string } {
   const standard =
     flags.profile !== undefined ||
     process.env.AWS_ACCESS_KEY_ID !== undefined ||
@@ -87,17 +96,17 @@ export function ebsClientFor(flags: ClientFlags): EBSClient {
     const config = existsSync(paths.config) ? readFileSync(paths.config, 'utf8') : '';
     const endpoint = flags.endpointUrl ?? /^endpoint_url\s*=\s*(\S+)/m.exec(config)?.[1];
     const region = /^region\s*=\s*(\S+)/m.exec(config)?.[1];
-    return new EBSClient({
+    return {
       ...(endpoint ? { endpoint } : {}),
       ...(region ? { region } : {}),
       profile: profileName,
-    });
+    };
   }
   if (flags.profile !== undefined) process.env.AWS_PROFILE = flags.profile;
-  return new EBSClient({
+  return {
     ...(flags.endpointUrl ? { endpoint: flags.endpointUrl } : {}),
     ...(flags.profile ? { profile: flags.profile } : {}),
-  });
+  };
 }
 
 function parseConcurrency(text: string): number {
@@ -124,6 +133,8 @@ export async function uploadSnapshot(
           VolumeSize: sizeGiB,
           Description: flags.description,
           ClientToken: randomUUID(),
+          // The image's own size, which whole GiB lose: download gives the file back at this length.
+          Tags: [{ Key: sourceBytesTag, Value: String(raw.sizeBytes) }],
         }),
       );
       const snapshotId = started.SnapshotId ?? '';
@@ -207,9 +218,25 @@ function isZero(data: Buffer): boolean {
   return data.length === blockBytes ? data.equals(zeroBlock) : data.every((byte) => byte === 0);
 }
 
-/** Downloads `snapshotId` into `file`: only data blocks written, the file truncated to the volume size. */
-export async function downloadSnapshot(snapshotId: string, file: string, flags: ClientFlags): Promise<void> {
+/** The tag `strata snapshot upload` puts on a snapshot: the uploaded image's size in bytes. */
+export const sourceBytesTag = 'strata:source-bytes';
+
+/** Flags of `snapshot download`. */
+interface DownloadFlags extends ClientFlags {
+  length?: string;
+}
+
+/**
+ * Downloads `snapshotId` into `file`: only data blocks written, the file as long as --length, else the size
+ * upload recorded in the snapshot's tag, else the volume size.
+ */
+export async function downloadSnapshot(
+  snapshotId: string,
+  file: string,
+  flags: DownloadFlags,
+): Promise<void> {
   const concurrency = parseConcurrency(flags.concurrency);
+  const lengthBytes = flags.length === undefined ? undefined : parseLength(flags.length);
   const client = ebsClientFor(flags);
   try {
     const blocks: { index: number; token: string }[] = [];
@@ -218,9 +245,10 @@ export async function downloadSnapshot(snapshotId: string, file: string, flags: 
       sizeGiB = page.VolumeSize ?? sizeGiB;
       for (const b of page.Blocks ?? []) blocks.push({ index: b.BlockIndex ?? 0, token: b.BlockToken ?? '' });
     }
+    const fileBytes = lengthBytes ?? (await recordedSourceBytes(snapshotId, flags)) ?? sizeGiB * units.GiB;
     const handle = await open(file, 'w');
     try {
-      await handle.truncate(sizeGiB * units.GiB);
+      await handle.truncate(fileBytes);
       await forEachBlock(blocks.length, concurrency, 'download', async (position) => {
         const block = blocks[position] ?? { index: 0, token: '' };
         const got = await client.send(
@@ -235,13 +263,37 @@ export async function downloadSnapshot(snapshotId: string, file: string, flags: 
         if (actual !== got.Checksum) {
           throw new Error(`block ${block.index} of ${snapshotId}: checksum ${actual} is not ${got.Checksum}`);
         }
-        if (!isZero(data)) await handle.write(data, 0, data.length, block.index * blockBytes);
+        const offset = block.index * blockBytes;
+        const length = Math.min(data.length, Math.max(0, fileBytes - offset));
+        if (length > 0 && !isZero(data)) await handle.write(data, 0, length, offset);
       });
     } finally {
       await handle.close();
     }
   } finally {
     client.destroy();
+  }
+}
+
+function parseLength(text: string): number {
+  const bytes = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(bytes)) throw new Error(`--length must be a number of bytes: got ${text}`);
+  return bytes;
+}
+
+// The size upload recorded (tag strata:source-bytes), through EC2's DescribeSnapshots; undefined without one.
+async function recordedSourceBytes(snapshotId: string, flags: ClientFlags): Promise<number | undefined> {
+  const ec2 = new EC2Client(clientConfig(flags));
+  try {
+    const found = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+    const value = found.Snapshots?.[0]?.Tags?.find((tag) => tag.Key === sourceBytesTag)?.Value;
+    const bytes = Number(value);
+    return value !== undefined && Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : undefined;
+  } catch {
+    // Not allowed to describe it, or an EBS-only endpoint: the volume size is still a right answer.
+    return undefined;
+  } finally {
+    ec2.destroy();
   }
 }
 

@@ -25,7 +25,12 @@ export const catalogue = {
   InvalidParameter: { status: 400, template: '{message}' },
   InvalidParameterCombination: { status: 400, template: '{message}' },
   UnknownParameter: { status: 400, template: 'The parameter {name} is not recognized' },
-  InvalidAction: { status: 400, template: 'The action {action} is not valid for this web service.' },
+  InvalidAction: {
+    status: 400,
+    template:
+      'The action {action} is not valid for this web service: Strata does not implement it ' +
+      '(docs/api-coverage.md lists the actions it does).',
+  },
   InvalidQueryParameter: { status: 400, template: '{message}' },
   MalformedQueryString: { status: 400, template: '{message}' },
   InvalidRequest: { status: 400, template: '{message}' },

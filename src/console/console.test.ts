@@ -202,7 +202,7 @@ test(
 // loaded 2-core host. STRATA_CONSOLE_DEMO_IMAGE=1 runs the real one (what `strata serve --demo-image` registers).
 async function imageToRun(page: Page): Promise<string> {
   if (process.env.STRATA_CONSOLE_DEMO_IMAGE === '1')
-    return registerDemoImage(strata.cloud, strata.admin.accountId);
+    return (await registerDemoImage(strata.cloud, strata.admin.accountId)).imageId;
   const ec2 = strata.ec2();
   const volume = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: `${strata.region}a`, Size: 1 }));
   const snapshot = await ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId }));

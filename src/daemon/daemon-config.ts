@@ -8,6 +8,8 @@ import type { ListenAddress } from './daemon.ts';
 export const defaultDataDir = './data';
 /** Default API address (Contract). */
 export const defaultListen = '127.0.0.1:8773';
+// `--listen :8774` keeps the default host, as a user trying another port means.
+const defaultHost = '127.0.0.1';
 
 /** `--data-dir DIR` (STRATA_DATA_DIR). */
 export function dataDirOption(): Option {
@@ -23,13 +25,14 @@ export function databaseOption(): Option {
   );
 }
 
-/** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`); throws a message naming the flag on bad input. */
+/** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`; `:PORT` is loopback); throws a message naming the flag on bad input. */
 export function parseListenAddress(value: string, flag: string): ListenAddress {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
   if (match === null || port > 65535)
-    throw new Error(`${flag} must be HOST:PORT (e.g. 127.0.0.1:8773): got ${value}`);
-  return { host: match[1] ?? match[2] ?? '', port };
+    throw new Error(`${flag} must be HOST:PORT or :PORT (e.g. 127.0.0.1:8773): got ${value}`);
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? defaultHost : host, port };
 }
 
 /** The database location for a data dir and optional URL. */

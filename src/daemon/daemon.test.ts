@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,13 +94,18 @@ test(
         ['us-east-1'],
       );
 
+      await printedProfileWorksAlone(dataDir);
+      await nbdUriLooksTheIdUp(dataDir);
+
       assert.equal(await stop(child), 0);
       child = undefined;
 
       // Restart: the env keys no longer matter (accounts exist); the same admin key is written again.
       const second = await serve(dataDir, {});
       child = second.child;
-      assert.equal(readFileSync(join(dataDir, 'credentials'), 'utf8'), credentials);
+      const rewritten = readFileSync(join(dataDir, 'credentials'), 'utf8');
+      assert.ok(rewritten.startsWith(credentials), `the same admin profile first: ${rewritten}`);
+      assert.match(rewritten, /^\[gus\]$/m, 'the profile account create --write added is kept');
       const again = (await aws(dataDir, ['--profile', 'strata', 'ec2', 'describe-regions'])) as {
         Regions: unknown[];
       };
@@ -113,3 +118,126 @@ test(
     }
   },
 );
+
+// A first start with --demo-image builds the image (kernel, busybox, syslinux): tens of seconds when loaded.
+const demoStartMs = 150_000;
+
+// `strata account create NAME` prints both sections of a profile; saved as two files, nothing else is needed.
+// With --write it adds them to the data dir's files, which a restart of the daemon keeps.
+async function printedProfileWorksAlone(dataDir: string): Promise<void> {
+  const printed = await run(strataBin, ['account', 'create', 'fay', '--data-dir', dataDir]);
+  const sections = printed.stdout.split(/^#.*$/m).map((part) => part.trim());
+  const credentials = sections.find((part) => part.startsWith('[fay]'));
+  const config = sections.find((part) => part.startsWith('[profile fay]'));
+  assert.ok(credentials !== undefined && config !== undefined, `two profile sections: ${printed.stdout}`);
+  assert.match(config, /^region = us-east-1$/m);
+  const alone = mkdtempSync(join(tmpdir(), 'strata-profile-'));
+  try {
+    writeFileSync(join(alone, 'credentials'), `${credentials}\n`);
+    writeFileSync(join(alone, 'config'), `${config}\n`);
+    const zones = (await aws(alone, ['--profile', 'fay', 'ec2', 'describe-availability-zones'])) as {
+      AvailabilityZones: unknown[];
+    };
+    assert.equal(zones.AvailabilityZones.length, 3);
+  } finally {
+    rmSync(alone, { recursive: true, force: true });
+  }
+  await run(strataBin, ['account', 'create', 'gus', '--write', '--data-dir', dataDir]);
+  assert.match(readFileSync(join(dataDir, 'config'), 'utf8'), /^\[profile gus\]\nregion = us-east-1\n/m);
+  const regions = (await aws(dataDir, ['--profile', 'gus', 'ec2', 'describe-regions'])) as {
+    Regions: unknown[];
+  };
+  assert.equal(regions.Regions.length, 1);
+}
+
+// `strata nbd-uri` prints a URI only for an id the data dir's database knows.
+async function nbdUriLooksTheIdUp(dataDir: string): Promise<void> {
+  const created = (await aws(dataDir, [
+    '--profile',
+    'strata',
+    'ec2',
+    'create-volume',
+    '--availability-zone',
+    'us-east-1a',
+    '--size',
+    '1',
+  ])) as { VolumeId: string };
+  const uri = await run(strataBin, ['nbd-uri', created.VolumeId, '--data-dir', dataDir]);
+  assert.equal(uri.stdout, `nbd+unix:///${created.VolumeId}?socket=${join(dataDir, 'nbd.sock')}\n`);
+  const missing = await run(strataBin, ['nbd-uri', 'vol-0123456789abcdef0', '--data-dir', dataDir]).then(
+    () => assert.fail('a URI for a volume that does not exist'),
+    (error: { code?: number; stderr?: string }) => error,
+  );
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr ?? '', /vol-0123456789abcdef0 does not exist in /);
+}
+
+/** Everything `child` writes to stderr from now on. */
+function collect(child: ChildProcess): { text: () => string } {
+  let text = '';
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return { text: () => text };
+}
+
+test(
+  'log lines: the demo image is registered once, the driver is ready at start, shutdown counts the VMs left',
+  { timeout: 300_000 },
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'strata-serve-log-'));
+    let child: ChildProcess | undefined;
+    try {
+      const first = await serve(dataDir, adminKeys, ['--demo-image'], demoStartMs);
+      child = first.child;
+      const firstLog = collect(child);
+      assert.match(first.log, /"msg":"demo image registered"/);
+      assert.match(first.log, /"msg":"vm driver ready"/, 'the capabilities are resolved at start');
+      const ami = (await aws(dataDir, [
+        '--profile',
+        'strata',
+        'ec2',
+        'describe-images',
+        '--owners',
+        'self',
+      ])) as {
+        Images: { ImageId: string }[];
+      };
+      const imageId = ami.Images[0]?.ImageId;
+      assert.ok(imageId !== undefined);
+      await aws(dataDir, ['--profile', 'strata', 'ec2', 'run-instances', '--image-id', imageId]);
+      assert.equal(await stop(child), 0);
+      child = undefined;
+      assert.match(
+        firstLog.text(),
+        /"vmsLeftRunning":1,.*"msg":"1 VM left running for the next daemon to adopt"/,
+      );
+
+      const second = await serve(dataDir, {}, ['--demo-image'], demoStartMs);
+      child = second.child;
+      const secondLog = collect(child);
+      assert.doesNotMatch(second.log, /demo image registered/, 'a restart finds the image and says nothing');
+      const pid = /"pid":(\d+)/.exec(second.log)?.[1];
+      assert.equal(pid, String(child.pid), "the daemon's pid field is its own");
+      await aws(dataDir, [
+        '--profile',
+        'strata',
+        'ec2',
+        'terminate-instances',
+        '--instance-ids',
+        ...(await instanceIds(dataDir)),
+      ]);
+      assert.equal(await stop(child), 0);
+      child = undefined;
+      assert.match(secondLog.text(), /"msg":"no VMs left running"/);
+    } finally {
+      child?.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
+
+async function instanceIds(dataDir: string): Promise<string[]> {
+  const described = (await aws(dataDir, ['--profile', 'strata', 'ec2', 'describe-instances'])) as {
+    Reservations: { Instances: { InstanceId: string }[] }[];
+  };
+  return described.Reservations.flatMap((reservation) => reservation.Instances.map((i) => i.InstanceId));
+}

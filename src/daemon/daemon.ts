@@ -4,7 +4,7 @@
 //   const daemon = await startDaemon({ dataDir, listen: { host: '127.0.0.1', port: 8773 }, logger });
 //   daemon.endpoint …; daemon.admin.accessKeyId …; await daemon.close();
 // To add a domain service, add it to Cloud (cloud/cloud.ts) and construct it in `composeCloud` below.
-import { mkdirSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { assertLimits, limits } from '../base/limits.ts';
 import type { Logger } from '../base/log.ts';
@@ -39,6 +39,8 @@ import { defaultConsoleAssetsDir } from '../api/console/console-assets.ts';
 import { ConsoleLogins } from '../api/console/console-logins.ts';
 import { consoleLoginUrl } from '../api/console/console-routes.ts';
 import { writeCredentialsFiles } from './credentials-files.ts';
+import { DataDirLockedError, lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { assertCanListen, explainListenError } from './listen-check.ts';
 import { startAdminSocket, type AdminVerb } from './admin-socket.ts';
 import { SnapshotArchive, type SnapshotArchiveSettings } from '../cloud/ebs/snapshot-archive.ts';
 import { openSnapshotStore } from '../objectstore/open-snapshot-store.ts';
@@ -111,12 +113,55 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-/** Starts everything; on failure, closes what it had opened and rethrows. */
+/**
+ * Starts everything; on failure, closes what it had opened and rethrows. Throws DataDirLockedError when
+ * another daemon runs on the data dir, and ListenError when a listen address is taken; a data dir this
+ * call created is removed again on any failure, so a failed first start leaves nothing behind.
+ */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   assertLimits();
   const dataDir = resolve(options.dataDir);
+  const fresh = isFreshDataDir(dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(dataDir, 0o700);
+  let lock: DataDirLock | undefined;
+  try {
+    lock = lockDataDir(dataDir);
+    chmodSync(dataDir, 0o700);
+    await assertCanListen(options.listen, '--listen');
+    if (options.nbdListen !== undefined) await assertCanListen(options.nbdListen, '--nbd-listen');
+    const daemon = await composeDaemon(options, dataDir);
+    const held = lock;
+    return {
+      ...daemon,
+      close: async () => {
+        await daemon.close();
+        held.release();
+      },
+    };
+  } catch (error) {
+    lock?.release();
+    // Only what this call made: a data dir that held anything before is never touched.
+    if (fresh && !(error instanceof DataDirLockedError)) emptyDataDir(dataDir, fresh);
+    throw error;
+  }
+}
+
+// 'absent' or 'empty' when a failed start may remove what it made there; undefined for a dir in use.
+function isFreshDataDir(dataDir: string): 'absent' | 'empty' | undefined {
+  if (!existsSync(dataDir)) return 'absent';
+  return readdirSync(dataDir).length === 0 ? 'empty' : undefined;
+}
+
+function emptyDataDir(dataDir: string, fresh: 'absent' | 'empty'): void {
+  if (fresh === 'absent') {
+    rmSync(dataDir, { recursive: true, force: true });
+    return;
+  }
+  for (const entry of readdirSync(dataDir)) rmSync(join(dataDir, entry), { recursive: true, force: true });
+}
+
+// Everything but the data dir's lock, which startDaemon holds around it.
+async function composeDaemon(options: DaemonOptions, dataDir: string): Promise<Daemon> {
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close();
@@ -138,6 +183,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       attachmentKey: loadOrCreateKeyFile(join(dataDir, 'nbd-attachment.key')),
       ...nbdTcp(options, dataDir, database),
       logger: options.logger,
+    }).catch((error: unknown) => {
+      throw options.nbdListen === undefined
+        ? error
+        : explainListenError(error, options.nbdListen, '--nbd-listen');
     });
     closers.push(() => nbd.close());
     const archive = target === undefined ? undefined : openArchive(options, database, store, target, lazy);
@@ -145,16 +194,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       options.vmDriver ?? createVmDriver(options.hypervisor ?? 'qemu', { dataDir, logger: options.logger });
     const network = instanceNetworking(options, dataDir, driver, () => cloud);
     closers.push(() => network.close());
-    const cloud = composeCloud(options, dataDir, database, store, nbd, secrets, archive, driver, network);
+    const cloud = composeCloud(options, { dataDir, database, store, nbd, secrets, archive, driver, network });
     closers.push(() => cloud.ebs.close());
     await cloud.ebs.recover();
     closers.push(() => Promise.resolve(cloud.ebsDirect.close()));
     await cloud.ebsDirect.recover();
-    closers.push(async () => {
-      if (options.vmsOnShutdown === 'stop') await cloud.compute.stopAll();
-      await cloud.compute.close();
-    });
+    closers.push(() => closeCompute(options, cloud, driver));
     await cloud.compute.recover();
+    probeInBackground(options.logger, driver);
     const admin = await ensureAdmin(options, cloud);
     const consoleLogins = new ConsoleLogins();
     const adminSocket = await startAdminSocket(
@@ -170,6 +217,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       port: options.listen.port,
       ebs: ebsDirectHandler,
       console: { assetsDir: options.consoleAssetsDir ?? defaultConsoleAssetsDir(), logins: consoleLogins },
+    }).catch((error: unknown) => {
+      throw explainListenError(error, options.listen, '--listen');
     });
     closers.push(() => api.close());
     const endpoint = clientEndpoint(api, options.listen.host);
@@ -255,8 +304,9 @@ async function ensureAdmin(options: DaemonOptions, cloud: Cloud): ReturnType<Acc
     );
   }
   if (options.demoImage === true) {
-    const imageId = await registerDemoImage(cloud, admin.key.accountId);
-    options.logger.info({ imageId }, 'demo image registered');
+    const demo = await registerDemoImage(cloud, admin.key.accountId);
+    // Said once, when it happens; a restart finds it and says nothing.
+    if (demo.registered) options.logger.info({ imageId: demo.imageId }, 'demo image registered');
   }
   return admin;
 }
@@ -284,18 +334,21 @@ function pick<T extends object, K extends keyof T>(from: T | undefined, ...keys:
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+// What the daemon opened before composing the services.
+interface Opened {
+  readonly dataDir: string;
+  readonly database: OpenedDatabase;
+  readonly store: BlockStore;
+  readonly nbd: NbdServer;
+  readonly secrets: SecretBox;
+  readonly archive: SnapshotArchive | undefined;
+  readonly driver: VmDriver;
+  readonly network: InstanceNetworking;
+}
+
 // One line per service; each takes what it needs explicitly.
-function composeCloud(
-  options: DaemonOptions,
-  dataDir: string,
-  database: OpenedDatabase,
-  store: BlockStore,
-  nbd: NbdServer,
-  secrets: SecretBox,
-  archive: SnapshotArchive | undefined,
-  driver: VmDriver,
-  network: InstanceNetworking,
-): Mutable<Cloud> {
+function composeCloud(options: DaemonOptions, opened: Opened): Mutable<Cloud> {
+  const { dataDir, database, store, nbd, secrets, archive, driver, network } = opened;
   const regions = createRegions(options.region, options.zones);
   const ebs = createEbs({
     db: database.db,
@@ -436,6 +489,33 @@ function openArchive(
     ...(lazy !== undefined ? { lazy } : {}),
     ...(options.snapshotArchive !== undefined ? { settings: options.snapshotArchive } : {}),
   });
+}
+
+// The driver resolves its capabilities once (the qemu driver boots a probe VM to see whether KVM works, up to
+// ~10 s); started now, in the background, so that the first RunInstances finds the answer waiting.
+function probeInBackground(logger: Logger, driver: VmDriver): void {
+  driver.capabilities().then(
+    (capabilities) => logger.info({ capabilities }, 'vm driver ready'),
+    (error: unknown) => logger.warn({ err: error }, 'vm driver capabilities: RunInstances will fail'),
+  );
+}
+
+// VMs keep running after close() unless --vms-on-shutdown stop; the log says how many were left.
+async function closeCompute(options: DaemonOptions, cloud: Cloud, driver: VmDriver): Promise<void> {
+  if (options.vmsOnShutdown === 'stop') await cloud.compute.stopAll();
+  // Counted before close(), which forgets the VMs (they keep running).
+  const left = await driver.list().catch(() => []);
+  await cloud.compute.close();
+  logVmsLeft(options.logger, left.length);
+}
+
+// With --vms-on-shutdown keep, VMs outlive the daemon on purpose: say how many, so nobody wonders.
+function logVmsLeft(logger: Logger, count: number): void {
+  const message =
+    count === 0
+      ? 'no VMs left running'
+      : `${count} VM${count === 1 ? '' : 's'} left running for the next daemon to adopt`;
+  logger.info({ vmsLeftRunning: count }, message);
 }
 
 // A wildcard listen address is not something a client can connect to; point clients at loopback.

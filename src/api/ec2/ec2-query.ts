@@ -6,6 +6,7 @@ import { CloudError } from '../../cloud/errors.ts';
 import type { ActionContext } from './action.ts';
 import type { QueryParams } from './query-params.ts';
 import { findEc2Action } from './registry.ts';
+import { undeclaredParam, undeclaredParamMessage } from './declared-params.ts';
 import { ec2ApiVersion, renderEc2Response } from './xml.ts';
 
 /** What the HTTP layer knows about one EC2 request. */
@@ -25,6 +26,12 @@ export async function handleEc2Query(request: Ec2Request): Promise<{ action: str
   if (version !== ec2ApiVersion) throw params.invalid('Version', version, ec2ApiVersion);
   const action = findEc2Action(name);
   if (action === undefined) throw new CloudError('InvalidAction', { action: name });
+  const undeclared = undeclaredParam(action, params);
+  if (undeclared !== undefined)
+    throw new CloudError('UnknownParameter', {
+      name: undeclared,
+      message: undeclaredParamMessage(action, undeclared),
+    });
   const ctx: ActionContext = {
     accountId: caller.accountId,
     accessKeyId: caller.accessKeyId,

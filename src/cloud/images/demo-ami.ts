@@ -13,15 +13,18 @@ import { noDryRun } from '../common/dry-run.ts';
 /** The demo AMI's name. */
 export const demoImageName = 'strata-demo';
 
-/** Registers the demo AMI for `accountId` unless it has one; returns its id. Takes a few seconds. */
-export async function registerDemoImage(cloud: Cloud, accountId: string): Promise<string> {
+/** Registers the demo AMI for `accountId` unless it has one; its id, and whether this call registered it. */
+export async function registerDemoImage(
+  cloud: Cloud,
+  accountId: string,
+): Promise<{ imageId: string; registered: boolean }> {
   const existing = await cloud.db
     .selectFrom('images')
     .select('id')
     .where('account_id', '=', accountId)
     .where('name', '=', demoImageName)
     .executeTakeFirst();
-  if (existing !== undefined) return existing.id;
+  if (existing !== undefined) return { imageId: existing.id, registered: false };
   const dir = await mkdtemp(join(tmpdir(), 'strata-demo-ami-'));
   try {
     const file = join(dir, 'demo.img');
@@ -66,7 +69,7 @@ export async function registerDemoImage(cloud: Cloud, accountId: string): Promis
       tagSpecifications: [],
       dryRun: noDryRun,
     });
-    return image.id;
+    return { imageId: image.id, registered: true };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -489,10 +489,10 @@ class QemuDriver implements VmDriver {
       // A daemon that died between pause and resume (CreateSnapshots) must not leave the guest frozen.
       const status = await qmp.execute<{ status: string }>('query-status');
       if (status.status === 'paused') await qmp.execute('cont');
-      this.#log.info({ instanceId, pid }, 'adopted running vm');
+      this.#log.info({ instanceId, vmPid: pid }, 'adopted running vm');
       return true;
     } catch (error) {
-      this.#log.warn({ instanceId, pid, error }, 'cannot adopt; stopping it');
+      this.#log.warn({ instanceId, vmPid: pid, error }, 'cannot adopt; stopping it');
       await killHard(pid);
       return false;
     }

@@ -8,12 +8,13 @@ export const strataBin = fileURLToPath(new URL('../../../bin/strata', import.met
 
 /**
  * Starts `strata serve` (fake hypervisor, API on a free port) and resolves with its endpoint once it logs
- * that it listens; rejects with the log when it exits first.
+ * that it listens; rejects with the log when it exits first, or after `startTimeoutMs`.
  */
 export function serve(
   dataDir: string,
   env: Record<string, string>,
   extra: string[] = [],
+  startTimeoutMs = 30_000,
 ): Promise<{ child: ChildProcess; endpoint: string; log: string }> {
   const child = spawn(
     strataBin,
@@ -25,7 +26,7 @@ export function serve(
   );
   return new Promise((resolve, reject) => {
     let log = '';
-    const timer = setTimeout(() => reject(new Error(`strata serve did not start:\n${log}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`strata serve did not start:\n${log}`)), startTimeoutMs);
     child.stderr?.on('data', (chunk: Buffer) => {
       log += chunk.toString();
       const match = /"endpoint":"(http:\/\/[^"]+)"/.exec(log);
