@@ -83,10 +83,10 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(screenshotsDir, `${name}.png`), fullPage: false });
 }
 
-// Waits until the element `selector` contains `text` (in the page: the browser has the DOM, this file has not).
+// Waits until the element `selector` contains `text`. A locator, not a page function: the console's CSP
+// forbids evaluating strings, and Playwright's locators do not need to.
 async function waitForText(page: Page, selector: string, text: string): Promise<void> {
-  const expression = `document.querySelector(${JSON.stringify(selector)})?.textContent?.includes(${JSON.stringify(text)})`;
-  await page.waitForFunction(expression, null, { timeout: waitMs });
+  await page.locator(selector).filter({ hasText: text }).first().waitFor({ timeout: waitMs });
 }
 
 function nav(page: Page, section: string): ReturnType<Page['locator']> {

@@ -47,12 +47,12 @@ test('RunInstances with a parameter Strata does not read: UnknownParameter namin
         ImageId: 'ami-0123456789abcdef0',
         MinCount: 1,
         MaxCount: 1,
-        Monitoring: { Enabled: true },
+        HibernationOptions: { Configured: true },
       }),
     ),
     (error: Error) =>
       error.name === 'UnknownParameter' &&
-      error.message.startsWith('The parameter Monitoring.Enabled is not recognized: Strata'),
+      error.message.startsWith('The parameter HibernationOptions.Configured is not recognized: Strata'),
   );
   // The SDK's own additions (ClientToken) and the declared ones pass.
   const volumes = await ec2.send(new DescribeVolumesCommand({ MaxResults: 5 }));

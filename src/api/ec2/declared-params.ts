@@ -5,8 +5,23 @@
 import type { Ec2Action } from './action.ts';
 import type { QueryParams } from './query-params.ts';
 
-// Parameters of the protocol itself, never in an action's list.
-const protocolParams = new Set(['Action', 'Version']);
+// Parameters of the protocol itself, never in an action's list: the action, and a signature carried in the
+// query (SigV2, as libcloud signs; SigV4 presigned, `X-Amz-…`), which authentication has already checked.
+const protocolParams = new Set([
+  'Action',
+  'Version',
+  'AWSAccessKeyId',
+  'SignatureVersion',
+  'SignatureMethod',
+  'Signature',
+  'Timestamp',
+  'Expires',
+  'SecurityToken',
+]);
+
+function isProtocolParam(name: string): boolean {
+  return protocolParams.has(name) || name.startsWith('X-Amz-');
+}
 
 // Parameters the AWS SDKs add on their own, which Strata may pass over: the SDK's EC2 middleware presigns every
 // CopySnapshot for a cross-region copy (PresignedUrl, DestinationRegion); a same-region copy needs neither.
@@ -36,7 +51,7 @@ function patterns(action: Ec2Action): readonly RegExp[] {
 /** The first parameter of the request that `action` does not declare, or undefined when it reads them all. */
 export function undeclaredParam(action: Ec2Action, params: QueryParams): string | undefined {
   const known = patterns(action);
-  return params.names().find((name) => !protocolParams.has(name) && !known.some((p) => p.test(name)));
+  return params.names().find((name) => !isProtocolParam(name) && !known.some((p) => p.test(name)));
 }
 
 /** The message for an undeclared parameter: what happened, and where to see what the action supports. */

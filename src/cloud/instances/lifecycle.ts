@@ -139,11 +139,15 @@ export class InstanceLifecycle {
         ...(row.user_data !== null ? { userData: Buffer.from(row.user_data, 'base64') } : {}),
         bootMode: row.boot_mode === 'uefi' ? 'uefi' : 'bios',
       });
-      await network?.started(row.id);
     } catch (error) {
       if (!(error instanceof VmDriverError && error.code === 'exists')) await network?.release(row.id);
       throw error;
     }
+    // The VM runs: a guest that powered off at once (its stopped event follows) or a switch that cannot reach
+    // it is not a failed launch; the instance's state follows the VM, and the log says what the network lacks.
+    await network?.started(row.id).catch((error: unknown) => {
+      this.#deps.logger.warn({ err: error, instanceId: row.id }, 'cannot connect the VM to its VPC switch');
+    });
   }
 
   /**

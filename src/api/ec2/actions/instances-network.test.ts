@@ -342,7 +342,9 @@ test('the host reads networks with their rules resolved, and hears of every rule
   assert.equal(network.vpcCidr, '172.31.0.0/16');
   assert.equal(network.subnetCidr, '172.31.0.0/20');
   assert.equal(network.mac, launched!.NetworkInterfaces?.[0]?.MacAddress);
-  assert.equal(network.publicIp, undefined);
+  // The daemon wires the address service in: the host sees the address DescribeInstances reports.
+  assert.match(network.publicIp ?? '', /^127\.100\./);
+  assert.equal(network.publicIp, (await strata.cloud.compute.addresses.publicAddressOf(id))?.ip);
   assert.deepEqual(network.policy.groupIds, [ssh, defaultGroupId]);
   const sshRule = network.policy.ingress.find((r) => r.protocol === 'tcp');
   assert.deepEqual(

@@ -182,7 +182,12 @@ async function volumeState(volumeId: string): Promise<string | undefined> {
 
 /** The counter the writer left at the start of `deviceId` (a volume or snapshot), read from the store. */
 async function counterIn(deviceId: string): Promise<number> {
-  const text = (await daemon.cloud.store.read(deviceId, 0, 16)).toString('latin1').trim();
+  // A block the guest has not written yet reads as zeros: counter 0 (the writer starts once the guest has its
+  // user data from the metadata service, after the disks show).
+  const text = (await daemon.cloud.store.read(deviceId, 0, 16))
+    .toString('latin1')
+    .replaceAll('\0', '')
+    .trim();
   return text === '' ? 0 : Number(text);
 }
 
